@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` runs the product on demo data, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/citytools serve --demo --store citytools-demo-data
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy cannot follow the editable install's import hook, so it reads a symlink tree laid out
+# like the installed package (citytools.service <- service/, ...), rebuilt on each run.
+PACKAGE_DIRS := loaders service ontology shapes queries reference demo
+typecheck: install
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rs $(CURDIR)/core build/typecheck/citytools
+	for d in $(PACKAGE_DIRS); do cp -rs $(CURDIR)/$$d build/typecheck/citytools/$$d; done
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy -p citytools
+
+unit: install
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info citytools-data citytools-demo-data

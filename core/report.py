@@ -1,0 +1,81 @@
+"""Validation reports: what broke, where (file line), and how bad."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    VIOLATION = "Violation"
+    WARNING = "Warning"
+    INFO = "Info"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One broken rule. `line` is the 1-based line in the source file (CSV header = 1)."""
+
+    severity: Severity
+    message: str
+    focus: str = ""
+    path: str = ""
+    value: str = ""
+    line: int | None = None
+    source: str = ""
+    constraint: str = ""  # e.g. "sh:MinCountConstraintComponent" or "loader"
+
+    def describe(self) -> str:
+        where = (
+            f"{self.source}:{self.line}: "
+            if self.line is not None
+            else (f"{self.source}: " if self.source else "")
+        )
+        return f"{where}{self.severity.value}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.VIOLATION]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is not Severity.VIOLATION]
+
+    @property
+    def conforms(self) -> bool:
+        return not self.violations
+
+    def extend(self, other: ValidationReport) -> None:
+        self.findings.extend(other.findings)
+
+    def summary(self) -> str:
+        if self.conforms:
+            return f"conforms ({len(self.warnings)} warning(s))"
+        first = self.violations[0].describe()
+        more = len(self.violations) - 1
+        return first + (f" (and {more} more violation(s))" if more else "")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "conforms": self.conforms,
+            "violations": len(self.violations),
+            "warnings": len(self.warnings),
+            "results": [
+                {
+                    "severity": f.severity.value,
+                    "message": f.message,
+                    "line": f.line,
+                    "source": f.source,
+                    "focusNode": f.focus,
+                    "resultPath": f.path,
+                    "value": f.value,
+                    "constraint": f.constraint,
+                }
+                for f in sorted(self.findings, key=lambda f: (f.line or 0, f.message))
+            ],
+        }

@@ -1,0 +1,1 @@
+"""The illustrative demo inventory and projects (fictional; marked illustrative when loaded)."""

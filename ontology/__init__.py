@@ -1,0 +1,1 @@
+"""The City Tools OWL ontology (Turtle), shipped as package data."""

@@ -1,0 +1,1 @@
+"""Saved SPARQL queries, one `.rq` file each with a `#+` metadata header."""

@@ -1,0 +1,1 @@
+"""Store interface, ingest path, HTTP app, linked-data browser and CLI."""

@@ -1,0 +1,1 @@
+"""SHACL shapes for City Tools data, shipped as package data."""
