@@ -81,6 +81,7 @@ CONTRACT = CT.Contract
 STANDARD = CT.Standard
 PROJECT = CT.Project
 SOURCE_GRAPH = CT.SourceGraph  # a named graph holding one loaded source (prov:Entity)
+FUNCTION_CONCEPT = CT.Function  # an LGFL function (skos:Concept)
 
 # --- properties ---------------------------------------------------------------
 GSS_CODE = CT.gssCode  # LocalAuthority -> xsd:string, pattern [ENSW]\d{8}
@@ -88,6 +89,8 @@ REGION_PROP = CT.region  # LocalAuthority -> Region
 AUTHORITY_TYPE = CT.authorityType  # LocalAuthority -> xsd:string ("London borough")
 LGSL_ID = CT.lgslId  # Service (LGSL entry) -> xsd:integer
 CLASSIFIED_AS = CT.classifiedAs  # ServiceArea -> Service (LGSL entry)
+LGFL_FUNCTION = CT.lgflFunction  # Service (LGSL entry) -> skos:Concept (LGFL function)
+INNER_OUTER = CT.innerOuter  # LocalAuthority (London) -> "Inner" | "Outer" (ONS definition)
 MANUFACTURER = CT.manufacturer  # System -> Vendor
 AUTHORITY = CT.authority  # Deployment -> LocalAuthority (exactly one)
 SYSTEM_PROP = CT.system  # Deployment -> System (exactly one)
