@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     query_timeout: float = Field(10.0, gt=0, description="Seconds a query may run")
     max_results: int = Field(100_000, gt=0, description="Rows an answer may hold before truncation")
     max_body_mb: float = Field(64.0, gt=0, description="Largest request body accepted, in MiB")
+    query_workers: int = Field(
+        2, ge=1, description="Worker processes that evaluate queries (each killable at timeout)"
+    )
     federation_allow: str = Field("", description="Space-separated endpoints SERVICE may call")
     cors_origins: str = Field("", description="Space- or comma-separated origins allowed by CORS")
 

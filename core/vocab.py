@@ -44,6 +44,7 @@ SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 DOAP = Namespace("http://usefulinc.com/ns/doap#")
 CPOV = Namespace("http://data.europa.eu/m8g/")
 CPSV = Namespace("http://purl.org/vocab/cpsv#")
+FORMATS = Namespace("http://www.w3.org/ns/formats/")  # W3C unique format IRIs
 
 ONS_GEOGRAPHY = "http://statistics.data.gov.uk/id/statistical-geography/"
 WIKIDATA_ENTITY = "http://www.wikidata.org/entity/"

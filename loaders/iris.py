@@ -28,6 +28,12 @@ class Minter:
     def lgsl_service(self, lgsl_id: int) -> NamedNode:
         return self._iri("service", "lgsl", str(lgsl_id))
 
+    def lgfl_function(self, function_id: int) -> NamedNode:
+        return self._iri("function", "lgfl", str(function_id))
+
+    def concept_scheme(self, name: str) -> NamedNode:
+        return self._iri("scheme", slug(name))
+
     def service_area(self, name: str) -> NamedNode:
         return self._iri("service-area", slug(name))
 
