@@ -27,6 +27,7 @@ from pyoxigraph import (
     Store,
     Triple,
     Variable,
+    serialize,
 )
 
 from citytools.errors import StoreBusy
@@ -170,14 +171,18 @@ class EmbeddedStore:
         if graph is None:
             self._store.dump(output, format=fmt)
         else:
-            self._store.dump(output, format=fmt, from_graph=graph)
+            serialize(self._store.quads_for_pattern(None, None, None, graph), output, format=fmt)
 
     def flush(self) -> None:
         if self.path is not None:
             self._store.flush()
 
     def close(self) -> None:
+        """Flush and release the store; RocksDB's own lock goes with the last reference."""
+        if not hasattr(self, "_store"):
+            return
         self.flush()
+        del self._store
         if self._lock is not None:
             self._lock.close()
             self._lock = None

@@ -1,0 +1,144 @@
+"""Opening a backend: the store, its reference graphs, the validator and the ingest path.
+
+Reference data (ontology, London authorities, LGSL, standards) is written into
+its own named graphs the first time a store is used, and rewritten only when
+the shipped files change (their checksum is kept in each graph).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, parse
+
+from citytools import __version__
+from citytools import vocab as v
+from citytools.errors import CityToolsError
+from citytools.loaders import reference
+from citytools.loaders.iris import Minter
+from citytools.resources import ONTOLOGY_IRI, ontology_file, shapes_file
+from citytools.service.execution import QueryExecutor
+from citytools.service.executor import ProcessExecutor
+from citytools.service.ingest import Ingestor, Source
+from citytools.service.store import EmbeddedStore, GraphStore
+from citytools.service.validation import Validator
+from citytools.settings import Settings
+
+
+def ontology_triples() -> list[Triple]:
+    return [q.triple for q in parse(ontology_file().read_bytes(), format=RdfFormat.TURTLE)]
+
+
+def reference_graphs(minter: Minter) -> dict[NamedNode, list[Triple]]:
+    """Every reference graph by name: the ontology first, then the reference data."""
+    graphs = {NamedNode(ONTOLOGY_IRI): ontology_triples()}
+    graphs.update(reference.reference_graphs(minter))
+    return graphs
+
+
+def _checksum(triples: list[Triple]) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for line in sorted(str(t) for t in triples):
+        digest.update(line.encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def ensure_reference(store: GraphStore, minter: Minter) -> list[NamedNode]:
+    """Write the reference graphs that are missing or out of date; return those written."""
+    written = []
+    for graph, triples in reference_graphs(minter).items():
+        checksum = _checksum(triples)
+        stamp = Triple(graph, v.CHECKSUM, Literal(checksum))
+        if store.has_graph(graph) and stamp in set(store.graph_triples(graph)):
+            continue
+        body = [t for t in triples if not (t.subject == graph and t.predicate == v.CHECKSUM)]
+        store.replace_graph(graph, [*body, stamp])
+        written.append(graph)
+    return written
+
+
+@cache
+def _validator(base_iri: str) -> Validator:
+    context = [
+        Quad(t.subject, t.predicate, t.object, graph)
+        for graph, triples in reference_graphs(Minter(base_iri)).items()
+        for t in triples
+    ]
+    return Validator(shapes_file(), context)
+
+
+def build_ingestor(store: GraphStore, settings: Settings) -> Ingestor:
+    minter = Minter(settings.base_iri)
+    return Ingestor(store, _validator(settings.base_iri), minter)
+
+
+@dataclass
+class StoreLocation:
+    """Where the embedded store lives; `--memory` is a temporary directory removed on close,
+    so queries can still run in killable worker processes over an on-disk store."""
+
+    path: Path
+    temporary: bool
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, memory: bool = False) -> StoreLocation:
+        if memory:
+            return cls(Path(tempfile.mkdtemp(prefix="citytools-memory-")), temporary=True)
+        return cls(settings.store, temporary=False)
+
+    def cleanup(self) -> None:
+        if self.temporary:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def open_embedded(location: StoreLocation, settings: Settings) -> EmbeddedStore:
+    store = EmbeddedStore(location.path)
+    ensure_reference(store, Minter(settings.base_iri))
+    store.flush()
+    return store
+
+
+def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
+    """The store named by the settings, seeded with reference data, and its query executor.
+
+    The embedded store is queried by killable worker processes that open it read-only, so
+    it is flushed before they start.
+    """
+    if settings.endpoint is not None:
+        raise CityToolsError(
+            "the remote-endpoint backend (CITYTOOLS_ENDPOINT / --endpoint) is not available "
+            "in this version; use the embedded store"
+        )
+    location = StoreLocation.for_settings(settings)
+    store = open_embedded(location, settings)
+    try:
+        executor = ProcessExecutor(location.path, workers=settings.query_workers, settings=settings)
+    except BaseException:
+        store.close()
+        raise
+    return store, executor
+
+
+def demo_sources() -> Iterator[tuple[str, bytes]]:
+    """The bundled illustrative inventory and projects, as (file name, bytes)."""
+    from citytools.resources import demo_file
+
+    for name in ("inventory.csv", "projects.csv"):
+        yield name, demo_file(name).read_bytes()
+
+
+def load_demo(ingestor: Ingestor) -> list[NamedNode]:
+    """Load the illustrative demo sources into `{base}graph/demo/…`, marked illustrative."""
+    graphs = []
+    for name, data in demo_sources():
+        graph = ingestor.minter.graph("demo", Path(name).stem)
+        source = Source(data, name=f"demo/{name}", illustrative=True)
+        ingestor.load(source, graph=graph, replace=True)
+        graphs.append(graph)
+    return graphs

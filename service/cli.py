@@ -1,0 +1,191 @@
+"""The `citytools` command line: serve, load, validate, query, queries, export.
+
+Exit codes: 0 success (or: conforms), 1 rejected input (SHACL violations),
+2 any other error (malformed input, store busy, bad option).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pyoxigraph import NamedNode, RdfFormat
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from citytools.errors import CityToolsError, ValidationFailed
+from citytools.report import ValidationReport
+from citytools.service import bootstrap, cli_query
+from citytools.service.ingest import Ingestor, Source
+from citytools.service.store import EmbeddedStore
+from citytools.settings import Settings
+
+app = typer.Typer(
+    help="City Tools Graph: which IT systems London's authorities run, from whom, until when.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Embedded store directory [env CITYTOOLS_STORE]"),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def settings_with(store: Path | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"store": store}) if store else settings
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[EmbeddedStore]:
+    location = bootstrap.StoreLocation.for_settings(settings)
+    try:
+        store = bootstrap.open_embedded(location, settings)
+    except CityToolsError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_report(report: ValidationReport, *, limit: int = 50) -> None:
+    findings = sorted(report.findings, key=lambda f: (f.source, f.line or 0, f.message))
+    for finding in findings[:limit]:
+        colour = "red" if finding in report.violations else "yellow"
+        err.print(f"[{colour}]{finding.describe()}[/]", highlight=False)
+    if len(findings) > limit:
+        err.print(f"… and {len(findings) - limit} more", highlight=False)
+
+
+def read_source(path: Path, fmt: str | None) -> Source:
+    try:
+        return Source(path.read_bytes(), name=str(path), kind=fmt)
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+
+
+@app.command()
+def load(
+    files: Annotated[list[Path], typer.Argument(help="Files to load (CSV, OCDS JSON, RDF)")],
+    graph: Annotated[str | None, typer.Option(help="Named graph IRI (default: per file)")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Input kind, e.g. inventory-csv, turtle")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option(help="Replace the graph's previous content atomically")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Validate and load files, each into its own named graph; nothing is written on rejection."""
+    settings = settings_with(store)
+    with opened_store(settings) as opened:
+        ingestor = bootstrap.build_ingestor(opened, settings)
+        target = NamedNode(graph) if graph else None
+        rejected = 0
+        for index, path in enumerate(files):
+            source = read_source(path, fmt)
+            # With one --graph for several files, the first replaces and the rest merge.
+            rejected += _load_one(
+                ingestor, source, target, replace=replace and (target is None or index == 0)
+            )
+        opened.flush()
+    if rejected:
+        raise fail(f"{rejected} file(s) rejected; nothing was written for them", 1)
+
+
+def _load_one(ingestor: Ingestor, source: Source, graph: NamedNode | None, *, replace: bool) -> int:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"loading {source.name}", total=None)
+        try:
+            outcome = ingestor.load(source, graph=graph, replace=replace)
+        except ValidationFailed as exc:
+            progress.stop()
+            print_report(exc.report)
+            err.print(f"[red]rejected[/] {source.name}: {exc.report.summary()}", highlight=False)
+            return 1
+        except CityToolsError as exc:
+            progress.stop()
+            err.print(f"[red]rejected[/] {source.name}: {exc}", highlight=False)
+            return 1
+        progress.update(task, completed=1, total=1)
+    if outcome.report.warnings:
+        print_report(outcome.report)
+    verb = "unchanged" if outcome.unchanged else "loaded"
+    out.print(f"{verb} {source.name} → <{outcome.graph.value}> ({outcome.triples} triples)")
+    return 0
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Files to validate")],
+    fmt: Annotated[str | None, typer.Option("--format", help="Input kind")] = None,
+) -> None:
+    """Print the SHACL report only; changes nothing. Exit 0 conforms, 1 violations."""
+    settings = Settings()
+    ingestor = bootstrap.build_ingestor(EmbeddedStore(None), settings)
+    violations = 0
+    for path in files:
+        source = read_source(path, fmt)
+        try:
+            _, report = ingestor.check(source)
+        except CityToolsError as exc:
+            raise fail(f"{path}: {exc}") from None
+        print_report(report)
+        out.print(f"{path}: {report.summary()}", highlight=False)
+        violations += len(report.violations)
+    if violations:
+        raise typer.Exit(1)
+
+
+EXPORT_FORMATS = {"trig": RdfFormat.TRIG, "nq": RdfFormat.N_QUADS}
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="trig or nq")] = "trig",
+    graph: Annotated[str | None, typer.Option(help="Only this named graph")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File (default: stdout)")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Dump the store (or one graph) as TriG or N-Quads."""
+    if fmt not in EXPORT_FORMATS:
+        raise fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
+    settings = settings_with(store)
+    with opened_store(settings) as opened:
+        target = NamedNode(graph) if graph else None
+        if target is not None and not opened.has_graph(target):
+            raise fail(f"no graph <{graph}> in the store")
+        if output is None:
+            opened.dump(sys.stdout.buffer, fmt=EXPORT_FORMATS[fmt], graph=target)
+        else:
+            with output.open("wb") as handle:
+                opened.dump(handle, fmt=EXPORT_FORMATS[fmt], graph=target)
+
+
+cli_query.register(app)
+
+
+def main() -> None:
+    app()
