@@ -1,0 +1,113 @@
+"""The HTTP app factory: `create_app(settings)` builds everything, nothing happens at import.
+
+The lifespan opens the backend (store + query executor, seeding the reference
+graphs on first use) unless the caller passes them, builds the ingest path, and
+on shutdown closes what it opened. Routes reach all of it through
+`http_deps.Context`.
+
+Middleware, outermost first: request observer (JSON log line + metrics) → CORS
+(only when `CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from citytools import __version__
+from citytools.service import (
+    bootstrap,
+    http_errors,
+    http_ops,
+    http_sparql,
+    http_store,
+    http_update,
+)
+from citytools.service.execution import QueryExecutor
+from citytools.service.http_cache import ResponseCache
+from citytools.service.http_deps import AppContext
+from citytools.service.http_metrics import Metrics
+from citytools.service.http_middleware import BodyLimit, Observer
+from citytools.service.store import GraphStore
+from citytools.settings import Settings
+
+DESCRIPTION = (
+    "A linked-data knowledge graph of the IT systems London's local authorities run: "
+    "SPARQL 1.1 Query, Update and Graph Store protocols, saved queries and pages."
+)
+EXPOSED_HEADERS = ["ETag", "Last-Modified", "Location", "X-CityTools-Truncated", "Warning"]
+
+
+def routers() -> list[APIRouter]:
+    """Every route group of the service, in matching order.
+
+    >>> ROUTE GROUPS ARE ADDED HERE <<< (saved queries, pages, …): import the
+    module and append its `router`.
+    """
+    return [http_sparql.router, http_update.router, http_store.router, http_ops.router]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: GraphStore | None = None,
+    executor: QueryExecutor | None = None,
+) -> FastAPI:
+    """The service over `settings`; a given store/executor is used as is and not closed."""
+    if (store is None) != (executor is None):
+        raise ValueError("pass both a store and the executor that reads it, or neither")
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None or executor is None
+        if store is None or executor is None:
+            backend_store, backend_executor = await anyio.to_thread.run_sync(
+                bootstrap.open_backend, settings
+            )
+        else:
+            backend_store, backend_executor = store, executor
+        try:
+            ingestor = await anyio.to_thread.run_sync(
+                bootstrap.build_ingestor, backend_store, settings
+            )
+            metrics.watch_store(lambda: float(backend_store.quad_count()))
+            app.state.context = AppContext(
+                settings=settings,
+                store=backend_store,
+                executor=backend_executor,
+                ingestor=ingestor,
+                metrics=metrics,
+                cache=ResponseCache(version=lambda: backend_store.version),
+            )
+            yield
+        finally:
+            app.state.context = None
+            if owned:
+                await backend_executor.close()
+                backend_store.close()
+
+    app = FastAPI(
+        title="City Tools Graph",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    http_errors.install(app)
+    for router in routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "If-None-Match"],
+            expose_headers=EXPOSED_HEADERS,
+        )
+    app.add_middleware(Observer, metrics=metrics)
+    return app

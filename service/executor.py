@@ -1,0 +1,353 @@
+"""Query executors: evaluation that really stops at the timeout.
+
+pyoxigraph has no timeout or cancellation and a thread cannot be killed, so on-disk
+stores are queried by `ProcessExecutor`: a pool of worker processes (started with
+`spawn`: the parent runs an event loop and holds the RocksDB handle, so it is never
+forked), each holding the store read-only. A query goes to an idle worker over a socket;
+at its deadline that worker is SIGKILLed (its CPU freed at once), a replacement is
+started and `QueryTimeout` raised. Writes go through `writing()`, a reader/writer gate:
+it waits for queries in flight, holds new ones, and then bumps a version that makes
+every worker re-open the store before its next query, so no worker reads during a write.
+
+`InlineExecutor` evaluates in a thread over an in-process store, for the remote and
+in-memory cases and for unit tests; its timeout can only abandon the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import socket
+from collections import deque
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import NoReturn
+
+from pyoxigraph import Store
+
+from citytools.errors import CityToolsError, FederationRefused, InputError, QueryTimeout
+from citytools.service import query_worker
+from citytools.service.execution import QueryAnswer, QueryRequest
+from citytools.service.query_eval import evaluate, failure
+from citytools.service.query_gate import Gate
+from citytools.settings import Settings
+
+_ERRORS: dict[str, type[CityToolsError]] = {
+    cls.__name__: cls for cls in (CityToolsError, InputError, FederationRefused)
+}
+_EXIT_GRACE = 2.0  # seconds a worker gets to exit after its socket closes or a SIGKILL
+_POLL = 0.005
+
+
+def timed_out(timeout: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"query stopped after {timeout:g} s; narrow it or raise CITYTOOLS_QUERY_TIMEOUT"
+    )
+
+
+def not_started(timeout: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"query not started within {timeout:g} s: every query worker was busy or a write "
+        "was in progress; try again, or raise CITYTOOLS_QUERY_TIMEOUT"
+    )
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    sock: socket.socket
+    booted: bool = False  # its one-byte "ready" has been read
+
+
+class ProcessExecutor:
+    """Evaluates each query in one of `workers` processes over `Store.read_only(store_path)`;
+    a query past its deadline is stopped by SIGKILL of its worker.
+
+    Workers are started with `spawn`, which imports the parent's `__main__` module in each
+    of them: it must be import-safe (`if __name__ == "__main__":`), as console scripts,
+    uvicorn and pytest are.
+    """
+
+    def __init__(self, store_path: Path, *, workers: int, settings: Settings) -> None:
+        if workers < 1:
+            raise ValueError("a process executor needs at least one worker")
+        self._path = store_path
+        self._size = workers
+        self._allowed = settings.federation_endpoints
+        self._context = multiprocessing.get_context("spawn")
+        self._gate = Gate()
+        self._workers: set[_Worker] = set()
+        self._idle: deque[_Worker] = deque()
+        self._reaping: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._top_up()
+
+    async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
+        deadline = asyncio.get_running_loop().time() + timeout
+        worker = await self._acquire(deadline, timeout)
+        try:
+            reply = await self._ask(worker, request, deadline, timeout)
+        finally:
+            self._gate.leave()
+        if reply[0] == "ok" and isinstance(reply[1], QueryAnswer):
+            return reply[1]
+        raise _ERRORS.get(str(reply[1]), CityToolsError)(reply[2])
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        return self._gate.writing()
+
+    def health(self) -> dict[str, object]:
+        alive = [w for w in self._workers if w.process.exitcode is None]
+        return {
+            "ready": bool(alive) and not self._closed,
+            "mode": "process",
+            "workers": len(alive),
+            "booted": sum(w.booted for w in alive),
+            "busy": self._gate.readers,
+            "store_version": self._gate.version,
+        }
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and operators)."""
+        return sorted(w.process.pid for w in self._workers if w.process.pid is not None)
+
+    async def ready(self, timeout: float) -> bool:
+        """Wait until every idle worker has opened the store; False if `timeout` passed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        booting = [w for w in self._idle if not w.booted]
+        for worker in booting:  # out of the pool while this reads its socket
+            self._idle.remove(worker)
+        try:
+            booted = await asyncio.gather(*(self._boot(w, deadline) for w in booting))
+        finally:
+            for worker in booting:
+                self._release(worker)
+        return all(booted)
+
+    async def close(self) -> None:
+        """Stop every worker and reap it: booted idle ones exit at end-of-file, the others
+        are killed (a query still running then fails)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._gate.changed.notify()
+        workers, idle = list(self._workers), set(self._idle)
+        self._workers.clear()
+        self._idle.clear()
+        for worker in workers:
+            if worker in idle:
+                worker.sock.close()
+            if worker not in idle or not worker.booted:  # busy, or booting: nothing to lose
+                worker.process.kill()
+        await asyncio.gather(*(_reap(w.process) for w in workers), *list(self._reaping))
+        for worker in workers:
+            if worker.process.exitcode is None:
+                worker.process.kill()
+                worker.process.join(_EXIT_GRACE)
+
+    async def _acquire(self, deadline: float, timeout: float) -> _Worker:
+        while True:
+            if self._closed:
+                raise CityToolsError("the query executor is closed")
+            if not self._gate.writer:
+                worker = self._take_idle()
+                if worker is not None:
+                    self._gate.readers += 1
+                    return worker
+            if not await self._gate.changed.wait(deadline):
+                raise not_started(timeout)
+
+    def _take_idle(self) -> _Worker | None:
+        """An idle worker, booted ones first; dead ones are dropped and replaced."""
+        for dead in [w for w in self._idle if w.process.exitcode is not None]:
+            self._idle.remove(dead)
+            dead.sock.close()
+            self._workers.discard(dead)
+            self._top_up()
+        if not self._idle:
+            return None
+        worker = next((w for w in self._idle if w.booted), self._idle[0])
+        self._idle.remove(worker)
+        return worker
+
+    async def _boot(self, worker: _Worker, deadline: float) -> bool:
+        """Wait for the worker's "ready" byte: False at the deadline (it is kept, booting is
+        not a query's fault), EOFError if it died. One byte cannot be half read."""
+        if worker.booted:
+            return True
+        loop = asyncio.get_running_loop()
+        try:
+            data = await asyncio.wait_for(
+                loop.sock_recv(worker.sock, 1), max(deadline - loop.time(), 0)
+            )
+        except TimeoutError:
+            return False
+        if not data:
+            raise EOFError("the query worker closed its socket")
+        worker.booted = True
+        return True
+
+    async def _ask(
+        self, worker: _Worker, request: QueryRequest, deadline: float, timeout: float
+    ) -> tuple[object, ...]:
+        try:
+            booted = await self._boot(worker, deadline)
+        except (EOFError, OSError):
+            await self._died(worker)
+        except BaseException:
+            self._release(worker)
+            raise
+        if not booted:
+            self._release(worker)
+            raise not_started(timeout)
+        loop = asyncio.get_running_loop()
+        try:
+            reply = await asyncio.wait_for(
+                self._exchange(worker, request), max(deadline - loop.time(), 0)
+            )
+        except TimeoutError:
+            await self._kill(worker)
+            raise timed_out(timeout) from None
+        except (EOFError, OSError):
+            await self._died(worker)
+        except BaseException:  # cancelled mid-exchange: the worker's next bytes are stale
+            self._kill(worker)
+            raise
+        self._release(worker)
+        return reply
+
+    async def _exchange(self, worker: _Worker, request: QueryRequest) -> tuple[object, ...]:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(worker.sock, query_worker.pack((self._gate.version, request)))
+        reply = await _receive(worker.sock)
+        if not isinstance(reply, tuple):
+            raise EOFError("malformed reply from the query worker")
+        return reply
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed:
+            worker.sock.close()
+            return
+        self._idle.appendleft(worker)  # most recently used first: its caches are warm
+        self._gate.changed.notify()
+
+    def _kill(self, worker: _Worker) -> asyncio.Task[None]:
+        """SIGKILL the worker and start its replacement now; the task reaps it."""
+        worker.process.kill()
+        worker.sock.close()
+        self._workers.discard(worker)
+        self._top_up()
+        task = asyncio.ensure_future(_reap(worker.process))
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+        return task
+
+    async def _died(self, worker: _Worker) -> NoReturn:
+        await _reap(worker.process)  # it is exiting; its status says why
+        reason = _exit_of(worker.process)
+        await self._kill(worker)
+        if self._closed:
+            raise CityToolsError("the query executor closed while the query ran")
+        raise CityToolsError(
+            f"the query worker stopped unexpectedly ({reason}); the query was not answered"
+        )
+
+    def _top_up(self) -> None:
+        """Start workers until the pool is full again; each boots in the background."""
+        while not self._closed and len(self._workers) < self._size:
+            parent, child = socket.socketpair()
+            process = self._context.Process(
+                target=query_worker.serve,
+                args=(child, str(self._path), self._allowed, self._gate.version),
+                name="citytools-query-worker",
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            parent.setblocking(False)
+            self._workers.add(worker := _Worker(process, parent))
+            self._idle.append(worker)
+            self._gate.changed.notify()
+
+
+class InlineExecutor:
+    """Evaluates in a thread over an in-process store (`asyncio.to_thread`).
+
+    For a remote or in-memory store and for unit tests. Its timeout can only abandon the
+    thread: the caller gets `QueryTimeout` at the deadline, but pyoxigraph cannot be
+    interrupted, so the evaluation runs on, holding a CPU and a thread of the default
+    executor, until it ends by itself. Use `ProcessExecutor` for on-disk stores.
+    """
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._allowed = settings.federation_endpoints
+        self._gate = Gate()
+        self._closed = False
+
+    async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._gate.writer:
+            if not await self._gate.changed.wait(deadline):
+                raise not_started(timeout)
+        if self._closed:
+            raise CityToolsError("the query executor is closed")
+        self._gate.readers += 1
+        try:
+            work = asyncio.to_thread(evaluate, self._store, request, self._allowed)
+            return await asyncio.wait_for(work, max(deadline - loop.time(), 0))
+        except TimeoutError:
+            raise timed_out(timeout) from None
+        except CityToolsError:
+            raise
+        except Exception as exc:
+            raise failure(exc) from exc
+        finally:
+            self._gate.leave()
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        return self._gate.writing()
+
+    def health(self) -> dict[str, object]:
+        return {"ready": not self._closed, "mode": "inline", "busy": self._gate.readers}
+
+    async def close(self) -> None:
+        self._closed = True
+
+
+async def _receive(sock: socket.socket) -> object:
+    """One message from a worker; EOFError when it has gone."""
+    loop = asyncio.get_running_loop()
+    (size,) = query_worker.HEADER.unpack(await _exactly(loop, sock, query_worker.HEADER.size))
+    return query_worker.unpack(await _exactly(loop, sock, size))
+
+
+async def _exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytearray:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = await loop.sock_recv_into(sock, view[got:])
+        if count == 0:
+            raise EOFError("the query worker closed its socket")
+        got += count
+    return buffer
+
+
+async def _reap(process: BaseProcess) -> None:
+    """Wait (without blocking the loop) up to a grace period for the process to exit, and
+    collect its status. Polling is safe when several callers reap the same process."""
+    for _ in range(int(_EXIT_GRACE / _POLL)):
+        if process.exitcode is not None:  # polls waitpid, which collects the zombie
+            return
+        await asyncio.sleep(_POLL)
+
+
+def _exit_of(process: BaseProcess) -> str:
+    code = process.exitcode
+    if code is None:
+        return "still running"
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}"

@@ -1,0 +1,73 @@
+"""`POST /update`: SPARQL 1.1 Update, with the write token, SHACL-validated before commit.
+
+See `update_plan.py` for how an update is checked. Writers are serialised by the
+app's write lock (so the checked plan is still true when applied); readers are held
+only while the validated outcome is written (`executor.writing()`).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from citytools.errors import InputError
+from citytools.service.auth import Writer
+from citytools.service.http_body import FORM, form_and_url_params, media_type, single, text
+from citytools.service.http_deps import Context
+from citytools.service.sparql_scan import refuse_remote
+from citytools.service.update_plan import plan_update
+
+router = APIRouter(tags=["SPARQL 1.1 Update"])
+
+SPARQL_UPDATE = "application/sparql-update"
+
+
+@router.post("/update")
+async def update(request: Request, ctx: Context, _: Writer) -> Response:
+    """Run a SPARQL Update (form `update=` or an `application/sparql-update` body)."""
+    kind = media_type(request)
+    if kind == FORM:
+        params = await form_and_url_params(request)
+        if "query" in params:
+            raise InputError("queries go to /sparql; /update takes update=…")
+        operation = single(params, "update")
+    elif kind == SPARQL_UPDATE:
+        params = request.query_params
+        operation = text(await request.body(), "the update")
+    else:
+        raise HTTPException(
+            415, f"POST the update as {FORM} (update=…) or as {SPARQL_UPDATE}, not '{kind}'"
+        )
+    if not operation or not operation.strip():
+        raise InputError("no update: send update=… or an application/sparql-update body")
+    if "using-graph-uri" in params or "using-named-graph-uri" in params:
+        raise InputError(
+            "using-graph-uri / using-named-graph-uri are not supported: "
+            "write USING / USING NAMED (or WITH) in the update itself"
+        )
+    refuse_remote(operation, ctx.settings.federation_endpoints)
+    async with ctx.write_lock:
+        plan = await anyio.to_thread.run_sync(
+            partial(plan_update, ctx.store, operation, ctx.ingestor.validator)
+        )
+        if plan.text:
+            async with ctx.executor.writing():
+                await anyio.to_thread.run_sync(ctx.store.update, plan.text)
+            ctx.cache.written()
+    summary = {
+        "changed": [graph.value for graph in plan.changed],
+        "warnings": len(plan.report.warnings),
+    }
+    return Response(json.dumps(summary).encode(), media_type="application/json")
+
+
+@router.get("/update", include_in_schema=False)
+async def update_get() -> Response:
+    raise HTTPException(
+        405, "SPARQL Update must be POSTed; a GET never runs an update", headers={"Allow": "POST"}
+    )

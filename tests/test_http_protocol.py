@@ -1,0 +1,151 @@
+"""Real clients against a real server: SPARQLWrapper and rdflib's SPARQLStore over uvicorn."""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import rdflib
+import uvicorn
+from http_support import AUTH, CT, EX, MORE_TTL, RDFS_LABEL, VENDORS_TTL, settings_for
+from rdflib.plugins.stores.sparqlstore import SPARQLStore
+from SPARQLWrapper import CSV, GET, JSON, POST, POSTDIRECTLY, TURTLE, XML, SPARQLWrapper
+
+from citytools.service.app import create_app
+
+pytestmark = pytest.mark.slow
+
+G1 = EX + "graph/protocol-one"
+G2 = EX + "graph/protocol-two"
+LABELS = f"SELECT ?label WHERE {{ ?v a <{CT}Vendor> ; <{RDFS_LABEL}> ?label }} ORDER BY ?label"
+VENDORS = ["Acme", "Globex", "Initech"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    app = create_app(settings_for(tmp_path_factory.mktemp("protocol")))
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the server stopped while starting"
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for graph, body in ((G1, VENDORS_TTL), (G2, MORE_TTL)):
+            response = httpx.put(
+                f"{url}/store",
+                params={"graph": graph},
+                content=body,
+                headers={**AUTH, "Content-Type": "text/turtle"},
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def wrapper(base_url: str, query: str, method: str, fmt: str) -> SPARQLWrapper:
+    client = SPARQLWrapper(f"{base_url}/sparql")
+    client.setQuery(query)
+    client.setMethod(method)
+    client.setReturnFormat(fmt)
+    return client
+
+
+@pytest.mark.parametrize("method", [GET, POST])
+def test_sparqlwrapper_json(base_url: str, method: str) -> None:
+    results = wrapper(base_url, LABELS, method, JSON).queryAndConvert()
+    assert isinstance(results, dict)
+    assert [row["label"]["value"] for row in results["results"]["bindings"]] == VENDORS
+
+
+@pytest.mark.parametrize("method", [GET, POST])
+def test_sparqlwrapper_xml(base_url: str, method: str) -> None:
+    document = wrapper(base_url, LABELS, method, XML).queryAndConvert()
+    literals = document.getElementsByTagName("literal")  # type: ignore[union-attr]
+    assert [node.firstChild.data for node in literals] == VENDORS
+
+
+@pytest.mark.parametrize("method", [GET, POST])
+def test_sparqlwrapper_csv(base_url: str, method: str) -> None:
+    body = wrapper(base_url, LABELS, method, CSV).queryAndConvert()
+    assert isinstance(body, bytes)
+    assert [row["label"] for row in csv.DictReader(io.StringIO(body.decode()))] == VENDORS
+
+
+def test_sparqlwrapper_direct_post_and_construct(base_url: str) -> None:
+    query = f"CONSTRUCT {{ ?v a <{CT}Vendor> }} WHERE {{ GRAPH <{G1}> {{ ?v a <{CT}Vendor> }} }}"
+    client = wrapper(base_url, query, POST, TURTLE)
+    client.setRequestMethod(POSTDIRECTLY)
+    body = client.queryAndConvert()
+    assert isinstance(body, bytes)
+    graph = rdflib.Graph().parse(data=body, format="turtle")
+    assert set(graph.subjects()) == {
+        rdflib.URIRef(EX + "vendor/acme"),
+        rdflib.URIRef(EX + "vendor/globex"),
+    }
+
+
+def test_sparqlwrapper_update_with_the_token(base_url: str) -> None:
+    client = SPARQLWrapper(f"{base_url}/sparql", updateEndpoint=f"{base_url}/update")
+    client.addCustomHttpHeader("Authorization", AUTH["Authorization"])
+    client.setMethod(POST)
+    client.setQuery(
+        f"INSERT DATA {{ GRAPH <{G2}> {{ <{EX}vendor/hooli> a <{CT}Vendor> ; "
+        f'<{RDFS_LABEL}> "Hooli" }} }}'
+    )
+    client.query()
+    results = wrapper(base_url, LABELS, GET, JSON).queryAndConvert()
+    assert isinstance(results, dict)
+    labels = [row["label"]["value"] for row in results["results"]["bindings"]]
+    assert "Hooli" in labels
+
+
+def test_rdflib_sparqlstore(base_url: str) -> None:
+    store = SPARQLStore(query_endpoint=f"{base_url}/sparql")
+    graph = rdflib.Graph(store=store)
+    rows = graph.query(
+        f"SELECT ?label WHERE {{ GRAPH <{G1}> {{ ?v a <{CT}Vendor> ; <{RDFS_LABEL}> ?label }} }}"
+    )
+    assert sorted(str(row[0]) for row in rows) == ["Acme", "Globex"]  # type: ignore[index]
+    acme = list(graph.triples((None, rdflib.RDFS.label, rdflib.Literal("Acme"))))
+    assert [s for s, _, _ in acme] == [rdflib.URIRef(EX + "vendor/acme")]
+    asked = graph.query(f"ASK {{ <{EX}vendor/globex> a <{CT}Vendor> }}")
+    assert asked.askAnswer is True
+    names = {str(context) for context in store.contexts()}
+    assert {G1, G2} <= names
+    store.close()
+
+
+def test_head_and_conditional_get_over_the_wire(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        got = client.get("/store", params={"graph": G1})
+        head = client.head("/store", params={"graph": G1})
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == str(len(got.content))
+        cached = client.get(
+            "/store", params={"graph": G1}, headers={"If-None-Match": got.headers["etag"]}
+        )
+        assert cached.status_code == 304
+        assert cached.content == b""

@@ -1,0 +1,186 @@
+"""`/update`: SPARQL 1.1 Update with the token, SHACL-validated before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from http_support import (
+    AUTH,
+    CT,
+    EX,
+    MORE_TTL,
+    RDFS_LABEL,
+    VENDOR_RULE,
+    VENDORS_TTL,
+    TestClient,
+    put_graph,
+    quads,
+    select,
+    settings_for,
+    started,
+)
+
+G = EX + "graph/update"
+LABELS = (
+    f"SELECT ?label WHERE {{ GRAPH <{G}> {{ ?v a <{CT}Vendor> ; <{RDFS_LABEL}> ?label }} }} "
+    "ORDER BY ?label"
+)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with started(settings_for(tmp_path_factory.mktemp("update"))) as client:
+        put_graph(client, G, VENDORS_TTL)
+        yield client
+
+
+def labels(client: TestClient) -> list[str]:
+    return [row["label"] for row in select(client, LABELS)]
+
+
+def test_insert_is_written_and_reported(client: TestClient) -> None:
+    text = (
+        f"INSERT DATA {{ GRAPH <{G}> {{ <{EX}vendor/umbrella> a <{CT}Vendor> ; "
+        f'<{RDFS_LABEL}> "Umbrella" }} }}'
+    )
+    response = client.post("/update", data={"update": text}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"changed": [G], "warnings": 0}
+    assert "Umbrella" in labels(client)
+
+
+def test_sparql_update_body_and_delete_where_over_any_graph(client: TestClient) -> None:
+    text = f"DELETE WHERE {{ GRAPH ?g {{ <{EX}vendor/globex> <{RDFS_LABEL}> ?l . }} }}"
+    # Removing Globex's only label would break the vendor rule: refused as a whole.
+    refused = client.post(
+        "/update",
+        content=text.encode(),
+        headers={**AUTH, "Content-Type": "application/sparql-update"},
+    )
+    assert refused.status_code == 422
+    assert "Globex" in labels(client)
+    rename = (
+        f'DELETE {{ GRAPH ?g {{ ?v <{RDFS_LABEL}> "Globex" }} }} '
+        f'INSERT {{ GRAPH ?g {{ ?v <{RDFS_LABEL}> "Globex Corporation" }} }} '
+        f'WHERE {{ GRAPH ?g {{ ?v <{RDFS_LABEL}> "Globex" }} }}'
+    )
+    done = client.post(
+        "/update",
+        content=rename.encode(),
+        headers={**AUTH, "Content-Type": "application/sparql-update"},
+    )
+    assert done.status_code == 200, done.text
+    assert "Globex Corporation" in labels(client)
+    assert "Globex" not in labels(client)
+
+
+def test_invalid_update_is_422_with_the_report_and_changes_nothing(client: TestClient) -> None:
+    before, names = quads(client), labels(client)
+    text = f"INSERT DATA {{ GRAPH <{G}> {{ <{EX}vendor/nameless> a <{CT}Vendor> }} }}"
+    response = client.post("/update", data={"update": text}, headers=AUTH)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation-failed"
+    assert body["conforms"] is False
+    assert [r["focusNode"] for r in body["results"] if VENDOR_RULE in r["message"]] == [
+        EX + "vendor/nameless"
+    ]
+    assert quads(client) == before
+    assert labels(client) == names
+
+
+def test_writing_the_default_graph_is_refused(client: TestClient) -> None:
+    before = quads(client)
+    text = f'INSERT DATA {{ <{EX}vendor/x> <{RDFS_LABEL}> "X" }}'
+    response = client.post("/update", data={"update": text}, headers=AUTH)
+    assert response.status_code == 400
+    assert "default graph" in response.json()["message"]
+    assert quads(client) == before
+
+
+def test_token_is_required_and_checked(client: TestClient) -> None:
+    before = quads(client)
+    text = f"DROP GRAPH <{G}>"
+    missing = client.post("/update", data={"update": text})
+    wrong = client.post("/update", data={"update": text}, headers={"Authorization": "Bearer x"})
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert wrong.status_code == 403
+    assert quads(client) == before
+
+
+def test_get_is_405_and_never_runs(client: TestClient) -> None:
+    before = quads(client)
+    response = client.get("/update", params={"update": f"DROP GRAPH <{G}>"}, headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert quads(client) == before
+
+
+def test_malformed_or_failing_update_is_400(client: TestClient) -> None:
+    before = quads(client)
+    response = client.post("/update", data={"update": "INSERT DATA { <a> "}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("malformed update:")
+    missing = (
+        f"DROP GRAPH <{EX}graph/missing> ; INSERT DATA {{ GRAPH <{G}> {{ <{EX}x> <{EX}p> 1 }} }}"
+    )
+    failed = client.post("/update", data={"update": missing}, headers=AUTH)
+    assert failed.status_code == 400
+    assert (
+        failed.json()["message"]
+        == f"the update failed: The graph <{EX}graph/missing> does not exist"
+    )
+    assert quads(client) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (f"LOAD <http://127.0.0.1:9/data.ttl> INTO GRAPH <{G}>", "malformed-input"),
+        (
+            f"INSERT {{ GRAPH <{G}> {{ ?s ?p ?o }} }} "
+            "WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+            "federation-refused",
+        ),
+    ],
+)
+def test_network_access_is_refused_before_running(client: TestClient, text: str, code: str) -> None:
+    before = quads(client)
+    response = client.post("/update", data={"update": text}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"] == code
+    assert quads(client) == before
+
+
+def test_labels_that_mention_service_are_not_refused(client: TestClient) -> None:
+    text = (
+        f"INSERT DATA {{ GRAPH <{G}> {{ <{EX}vendor/svc> a <{CT}Vendor> ; "
+        f'<{RDFS_LABEL}> "Service Desk SERVICE <http://x> LOAD" }} }}'
+    )
+    assert client.post("/update", data={"update": text}, headers=AUTH).status_code == 200
+
+
+def test_an_updated_graph_is_reloaded_by_the_same_file(client: TestClient) -> None:
+    graph = EX + "graph/update-reload"
+    put_graph(client, graph, MORE_TTL)
+    text = f'INSERT DATA {{ GRAPH <{graph}> {{ <{EX}vendor/initech> <{RDFS_LABEL}> "Extra" }} }}'
+    assert client.post("/update", data={"update": text}, headers=AUTH).status_code == 200
+    # The update dropped the source checksum, so the same file is not a no-op any more.
+    assert put_graph(client, graph, MORE_TTL) == 204
+    extra = f'SELECT ?v WHERE {{ GRAPH <{graph}> {{ ?v <{RDFS_LABEL}> "Extra" }} }}'
+    assert select(client, extra) == []
+
+
+def test_an_update_invalidates_cached_answers(client: TestClient) -> None:
+    first = client.get("/sparql", params={"query": LABELS})
+    etag = first.headers["etag"]
+    text = (
+        f"INSERT DATA {{ GRAPH <{G}> {{ <{EX}vendor/hooli> a <{CT}Vendor> ; "
+        f'<{RDFS_LABEL}> "Hooli" }} }}'
+    )
+    assert client.post("/update", data={"update": text}, headers=AUTH).status_code == 200
+    after = client.get("/sparql", params={"query": LABELS}, headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert "Hooli" in after.text
