@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from citytools import __version__
+from citytools.resources import queries_dir
 from citytools.service import (
     bootstrap,
     http_errors,
@@ -27,11 +28,13 @@ from citytools.service import (
     http_store,
     http_update,
 )
+from citytools.service.catalogue import Catalogue
 from citytools.service.execution import QueryExecutor
 from citytools.service.http_cache import ResponseCache
 from citytools.service.http_deps import AppContext
 from citytools.service.http_metrics import Metrics
 from citytools.service.http_middleware import BodyLimit, Observer
+from citytools.service.http_queries import queries_router
 from citytools.service.store import GraphStore
 from citytools.settings import Settings
 
@@ -42,13 +45,15 @@ DESCRIPTION = (
 EXPOSED_HEADERS = ["ETag", "Last-Modified", "Location", "X-CityTools-Truncated", "Warning"]
 
 
-def routers() -> list[APIRouter]:
-    """Every route group of the service, in matching order.
-
-    >>> ROUTE GROUPS ARE ADDED HERE <<< (saved queries, pages, …): import the
-    module and append its `router`.
-    """
-    return [http_sparql.router, http_update.router, http_store.router, http_ops.router]
+def routers(catalogue: Catalogue) -> list[APIRouter]:
+    """Every route group of the service, in matching order."""
+    return [
+        http_sparql.router,
+        http_update.router,
+        http_store.router,
+        http_ops.router,
+        queries_router(catalogue),
+    ]
 
 
 def create_app(
@@ -56,10 +61,15 @@ def create_app(
     *,
     store: GraphStore | None = None,
     executor: QueryExecutor | None = None,
+    catalogue: Catalogue | None = None,
 ) -> FastAPI:
-    """The service over `settings`; a given store/executor is used as is and not closed."""
+    """The service over `settings`; a given store/executor is used as is and not closed.
+
+    The saved queries are the shipped `queries/` unless a catalogue is given; a broken
+    query file fails here, naming the file."""
     if (store is None) != (executor is None):
         raise ValueError("pass both a store and the executor that reads it, or neither")
+    catalogue = catalogue if catalogue is not None else Catalogue.load(queries_dir())
     metrics = Metrics()
 
     @asynccontextmanager
@@ -98,7 +108,7 @@ def create_app(
         lifespan=lifespan,
     )
     http_errors.install(app)
-    for router in routers():
+    for router in routers(catalogue):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:

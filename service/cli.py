@@ -6,20 +6,19 @@ Exit codes: 0 success (or: conforms), 1 rejected input (SHACL violations),
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pyoxigraph import NamedNode, RdfFormat
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from citytools.errors import CityToolsError, ValidationFailed
 from citytools.report import ValidationReport
 from citytools.service import bootstrap, cli_query
+from citytools.service.cli_common import StoreOption, err, fail, opened_store, out, settings_with
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore
 from citytools.settings import Settings
@@ -29,36 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-StoreOption = Annotated[
-    Path | None,
-    typer.Option("--store", help="Embedded store directory [env CITYTOOLS_STORE]"),
-]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def settings_with(store: Path | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"store": store}) if store else settings
-
-
-@contextmanager
-def opened_store(settings: Settings) -> Iterator[EmbeddedStore]:
-    location = bootstrap.StoreLocation.for_settings(settings)
-    try:
-        store = bootstrap.open_embedded(location, settings)
-    except CityToolsError as exc:
-        raise fail(str(exc)) from None
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def print_report(report: ValidationReport, *, limit: int = 50) -> None:
@@ -184,7 +153,45 @@ def export(
                 opened.dump(handle, fmt=EXPORT_FORMATS[fmt], graph=target)
 
 
-cli_query.register(app)
+@app.command()
+def serve(
+    store: StoreOption = None,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="A throw-away store, removed when the server stops")
+    ] = False,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Remote SPARQL 1.1 endpoint [env CITYTOOLS_ENDPOINT]")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the illustrative demo inventory first")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Run the HTTP service (SPARQL endpoint, saved queries, pages) until stopped."""
+    import uvicorn
+
+    from citytools.service.app import create_app
+
+    settings = settings_with(store)
+    if endpoint or settings.endpoint:
+        raise fail("the remote-endpoint backend is not available in this version yet")
+    location = bootstrap.StoreLocation.for_settings(settings, memory=memory)
+    settings = settings.model_copy(update={"store": location.path})
+    try:
+        if demo:
+            with opened_store(settings) as opened:
+                for graph in bootstrap.load_demo(bootstrap.build_ingestor(opened, settings)):
+                    out.print(f"demo data in <{graph.value}> (illustrative)", highlight=False)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        out.print(f"City Tools Graph on http://{host}:{port}/ (store: {location.path})")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    finally:
+        location.cleanup()
+
+
+app.command()(cli_query.query)
+app.command()(cli_query.queries)
 
 
 def main() -> None:

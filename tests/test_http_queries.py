@@ -28,9 +28,8 @@ warm_federation_check(SHIPPED)
 
 
 def _client(store: EmbeddedStore, settings: Settings) -> TestClient:
-    app = create_app(settings, store=store, executor=InlineExecutor(store.raw, settings))
-    app.include_router(queries_router(SHIPPED))
-    return TestClient(app)
+    executor = InlineExecutor(store.raw, settings)
+    return TestClient(create_app(settings, store=store, executor=executor, catalogue=SHIPPED))
 
 
 def _load(store: EmbeddedStore, settings: Settings, *, illustrative: bool) -> None:
@@ -325,3 +324,9 @@ def test_charts_are_well_formed_svg_with_escaped_text() -> None:
     stacked = ElementTree.fromstring(str(charts.stacked_chart(["A", "B"], [0.5, 0.25], title="T")))
     keys = [t.text for t in stacked.iter("{http://www.w3.org/2000/svg}text")]
     assert keys == ["A: 50.0% (cumulative 50.0%)", "B: 25.0% (cumulative 75.0%)", "others: 25.0%"]
+
+
+def test_the_app_serves_the_shipped_catalogue_in_its_openapi(settings: Settings) -> None:
+    app = create_app(settings)  # not started: the schema needs no store
+    paths = app.openapi()["paths"]
+    assert {f"/queries/{name}" for name in SPEC_QUERIES} <= set(paths)

@@ -1,0 +1,47 @@
+"""What every `citytools` command shares: the consoles, the store option, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from citytools.errors import CityToolsError
+from citytools.service import bootstrap
+from citytools.service.store import EmbeddedStore
+from citytools.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Embedded store directory [env CITYTOOLS_STORE]"),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def settings_with(store: Path | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"store": store}) if store else settings
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[EmbeddedStore]:
+    location = bootstrap.StoreLocation.for_settings(settings)
+    try:
+        store = bootstrap.open_embedded(location, settings)
+    except CityToolsError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
