@@ -30,6 +30,7 @@ from citytools.service import (
 )
 from citytools.service.catalogue import Catalogue
 from citytools.service.execution import QueryExecutor
+from citytools.service.executor import ProcessExecutor
 from citytools.service.http_cache import ResponseCache
 from citytools.service.http_deps import AppContext
 from citytools.service.http_metrics import Metrics
@@ -42,6 +43,7 @@ DESCRIPTION = (
     "A linked-data knowledge graph of the IT systems London's local authorities run: "
     "SPARQL 1.1 Query, Update and Graph Store protocols, saved queries and pages."
 )
+WORKER_BOOT_SECONDS = 60.0
 EXPOSED_HEADERS = ["ETag", "Last-Modified", "Location", "X-CityTools-Truncated", "Warning"]
 
 
@@ -79,6 +81,8 @@ def create_app(
             backend_store, backend_executor = await anyio.to_thread.run_sync(
                 bootstrap.open_backend, settings
             )
+            if isinstance(backend_executor, ProcessExecutor):  # ready = every worker booted
+                await backend_executor.ready(WORKER_BOOT_SECONDS)
         else:
             backend_store, backend_executor = store, executor
         try:

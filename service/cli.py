@@ -7,6 +7,7 @@ Exit codes: 0 success (or: conforms), 1 rejected input (SHACL violations),
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -184,10 +185,18 @@ def serve(
                 for graph in bootstrap.load_demo(bootstrap.build_ingestor(opened, settings)):
                     out.print(f"demo data in <{graph.value}> (illustrative)", highlight=False)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        out.print(f"City Tools Graph on http://{host}:{port}/ (store: {location.path})")
+        out.print(
+            f"City Tools Graph on http://{host}:{port}/ (store: {location.path})", soft_wrap=True
+        )
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 through `finally`.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:
         location.cleanup()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 app.command()(cli_query.query)
