@@ -13,7 +13,7 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from citytools.errors import CityToolsError
 from citytools.resources import queries_dir
@@ -84,7 +84,7 @@ def show(answer: QueryAnswer, fmt: str) -> None:
 
 def queries() -> None:
     """List the saved queries with their parameters."""
-    table = Table("name", "parameters", "title")
+    table = Table(Column("name", no_wrap=True), "parameters", "title")
     for query in Catalogue.load(queries_dir()):
         parameters = ", ".join(
             f"{p.name}: {p.type}"

@@ -10,6 +10,7 @@ leaves the store as it was before or after, never half.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -183,6 +184,9 @@ class EmbeddedStore:
             return
         self.flush()
         del self._store
+        # Query results can sit in reference cycles that keep the RocksDB handle (and its
+        # lock) alive until a collection: collect now, so the store can be opened again.
+        gc.collect()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
