@@ -104,6 +104,9 @@ def open_embedded(location: StoreLocation, settings: Settings) -> EmbeddedStore:
     return store
 
 
+SNAPSHOTS_DIR = "query-snapshots"  # inside the store directory: hard links need one filesystem
+
+
 def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
     """The store named by the settings, seeded with reference data, and its query executor.
 
@@ -118,7 +121,12 @@ def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
     location = StoreLocation.for_settings(settings)
     store = open_embedded(location, settings)
     try:
-        executor = ProcessExecutor(location.path, workers=settings.query_workers, settings=settings)
+        executor = ProcessExecutor(
+            store.raw,
+            location.path / SNAPSHOTS_DIR,
+            workers=settings.query_workers,
+            settings=settings,
+        )
     except BaseException:
         store.close()
         raise

@@ -3,11 +3,12 @@
 pyoxigraph has no timeout or cancellation and a thread cannot be killed, so on-disk
 stores are queried by `ProcessExecutor`: a pool of worker processes (started with
 `spawn`: the parent runs an event loop and holds the RocksDB handle, so it is never
-forked), each holding the store read-only. A query goes to an idle worker over a socket;
-at its deadline that worker is SIGKILLed (its CPU freed at once), a replacement is
-started and `QueryTimeout` raised. Writes go through `writing()`, a reader/writer gate:
-it waits for queries in flight, holds new ones, and then bumps a version that makes
-every worker re-open the store before its next query, so no worker reads during a write.
+forked), each holding a checkpoint of the store read-only (`snapshots.py`). A query goes
+to an idle worker over a socket; at its deadline that worker is SIGKILLed (its CPU freed
+at once), a replacement is started and `QueryTimeout` raised. Writes go through
+`writing()`, a reader/writer gate: it waits for queries in flight, holds new ones, takes
+a new checkpoint once the write is done, and then bumps a version that makes every
+worker re-open (the new checkpoint) before its next query.
 
 `InlineExecutor` evaluates in a thread over an in-process store, for the remote and
 in-memory cases and for unit tests; its timeout can only abandon the thread.
@@ -19,7 +20,8 @@ import asyncio
 import multiprocessing
 import socket
 from collections import deque
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -32,6 +34,7 @@ from citytools.service import query_worker
 from citytools.service.execution import QueryAnswer, QueryRequest
 from citytools.service.query_eval import evaluate, failure
 from citytools.service.query_gate import Gate
+from citytools.service.snapshots import Snapshots
 from citytools.settings import Settings
 
 _ERRORS: dict[str, type[CityToolsError]] = {
@@ -62,18 +65,21 @@ class _Worker:
 
 
 class ProcessExecutor:
-    """Evaluates each query in one of `workers` processes over `Store.read_only(store_path)`;
-    a query past its deadline is stopped by SIGKILL of its worker.
+    """Evaluates each query in one of `workers` processes over a read-only checkpoint of
+    `store` (kept in `snapshots_dir`); a query past its deadline is stopped by SIGKILL of
+    its worker.
 
     Workers are started with `spawn`, which imports the parent's `__main__` module in each
     of them: it must be import-safe (`if __name__ == "__main__":`), as console scripts,
     uvicorn and pytest are.
     """
 
-    def __init__(self, store_path: Path, *, workers: int, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, snapshots_dir: Path, *, workers: int, settings: Settings
+    ) -> None:
         if workers < 1:
             raise ValueError("a process executor needs at least one worker")
-        self._path = store_path
+        self._snapshots = Snapshots(store, snapshots_dir)
         self._size = workers
         self._allowed = settings.federation_endpoints
         self._context = multiprocessing.get_context("spawn")
@@ -82,6 +88,7 @@ class ProcessExecutor:
         self._idle: deque[_Worker] = deque()
         self._reaping: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._snapshots.take(self._gate.version)
         self._top_up()
 
     async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
@@ -95,8 +102,13 @@ class ProcessExecutor:
             return reply[1]
         raise _ERRORS.get(str(reply[1]), CityToolsError)(reply[2])
 
-    def writing(self) -> AbstractAsyncContextManager[None]:
-        return self._gate.writing()
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        async with self._gate.writing():
+            try:
+                yield
+            finally:  # still holding queries off: they will open this checkpoint
+                await asyncio.to_thread(self._snapshots.take, self._gate.version + 1)
 
     def health(self) -> dict[str, object]:
         alive = [w for w in self._workers if w.process.exitcode is None]
@@ -146,6 +158,7 @@ class ProcessExecutor:
             if worker.process.exitcode is None:
                 worker.process.kill()
                 worker.process.join(_EXIT_GRACE)
+        self._snapshots.remove()
 
     async def _acquire(self, deadline: float, timeout: float) -> _Worker:
         while True:
@@ -260,7 +273,7 @@ class ProcessExecutor:
             parent, child = socket.socketpair()
             process = self._context.Process(
                 target=query_worker.serve,
-                args=(child, str(self._path), self._allowed, self._gate.version),
+                args=(child, str(self._snapshots.directory), self._allowed, self._gate.version),
                 name="citytools-query-worker",
                 daemon=True,
             )

@@ -22,6 +22,7 @@ from citytools.errors import CityToolsError
 from citytools.service.execution import QueryRequest
 from citytools.service.federation_check import warm_up
 from citytools.service.query_eval import evaluate, failure
+from citytools.service.snapshots import snapshot_path
 
 HEADER = struct.Struct("!Q")
 READY = b"R"
@@ -36,36 +37,40 @@ def unpack(payload: bytes | bytearray) -> object:
     return pickle.loads(payload)
 
 
-def serve(sock: socket.socket, store_path: str, allowed: frozenset[str], version: int) -> None:
+def serve(sock: socket.socket, snapshots: str, allowed: frozenset[str], version: int) -> None:
     """The worker's main loop (the target of its `multiprocessing.Process`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: parent decides
     sock.setblocking(True)
-    path = Path(store_path)
-    store: Store | None = _open(path)
+    directory = Path(snapshots)
+    store: Store | None = _open(snapshot_path(directory, version))
     opened = version
     warm_up()  # so that a worker, once ready, idles at zero CPU
     sock.sendall(READY)
     while (message := _receive(sock)) is not None:
         wanted, request = message
-        try:
-            if store is None or opened != wanted:
-                store = None  # release the old handle before opening the new one
-                store = Store.read_only(str(path))
-                opened = wanted
-            reply: tuple[object, ...] = ("ok", evaluate(store, request, allowed))
-        except Exception as exc:  # a failure is this query's, not the worker's
-            error = failure(exc)
-            if type(error) is CityToolsError:  # maybe a store read: use a fresh handle next
-                store = None
-            reply = ("error", type(error).__name__, str(error))
+        if opened != wanted:
+            store, opened = None, wanted  # a write happened: open the store anew
+        reply, store = _answer(snapshot_path(directory, opened), store, request, allowed)
         sock.sendall(pack(reply))
 
 
-def _open(path: Path) -> Store | None:
-    """The store, or None to open it at the first request (where writes are held off).
+def _answer(
+    path: Path, store: Store | None, request: QueryRequest, allowed: frozenset[str]
+) -> tuple[tuple[object, ...], Store | None]:
+    """The reply to one request, and the handle to keep (None: open a fresh one next)."""
+    try:
+        store = store or Store.read_only(str(path))
+        return ("ok", evaluate(store, request, allowed)), store
+    except Exception as exc:  # a failure is this query's, not the worker's
+        error = failure(exc)
+    if type(error) is CityToolsError:  # maybe a store read: use a fresh handle next
+        store = None
+    return ("error", type(error).__name__, str(error)), store
 
-    A worker boots while the parent may be writing, so this open can meet files that the
-    write is replacing (RocksDB reports "Corruption" then); the first query re-opens."""
+
+def _open(path: Path) -> Store | None:
+    """The checkpoint, or None to open it at the first request: a worker can boot while a
+    write replaces the checkpoint of its version."""
     try:
         return Store.read_only(str(path))
     except (OSError, RuntimeError):

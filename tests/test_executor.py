@@ -143,7 +143,7 @@ def writer(store_path: Path) -> Store:
 
 @pytest.fixture(scope="module")
 def pool(writer: Store, store_path: Path) -> Iterator[ProcessExecutor]:
-    executor = ProcessExecutor(store_path, workers=2, settings=settings())
+    executor = ProcessExecutor(writer, store_path / "snapshots", workers=2, settings=settings())
     assert run_async(executor.ready(60))
     yield executor
     run_async(executor.close())
@@ -436,7 +436,9 @@ def test_close_leaves_no_child_processes(store_path: Path, writer: Store) -> Non
     before = children()
 
     async def scenario() -> list[int]:
-        executor = ProcessExecutor(store_path, workers=2, settings=settings())
+        executor = ProcessExecutor(
+            writer, store_path / "closing", workers=2, settings=settings()
+        )
         assert await executor.ready(60)
         pids = executor.pids()
         running = asyncio.create_task(executor.run(QueryRequest(RUNAWAY), timeout=30))
