@@ -21,7 +21,7 @@ from citytools.loaders.detect import parse_source
 from citytools.loaders.iris import Minter
 from citytools.report import ValidationReport
 from citytools.service.store import GraphStore
-from citytools.service.validation import Validator
+from citytools.service.validation import Validator, changed_focus
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ class Ingestor:
         """Validate and write `source` as the named graph `graph`.
 
         `replace=True` swaps the graph's previous content for the new one in one
-        transaction; `replace=False` adds to it (the union is validated).
+        transaction (a reload validates only what changed and what points to it: the
+        rest was validated when it was stored); `replace=False` adds to it (the union
+        is validated).
         Raises ValidationFailed (nothing written) when the data break the shapes.
         """
         target = graph or self.default_graph_for(source)
@@ -85,16 +87,27 @@ class Ingestor:
             return LoadOutcome(target, self._count(target), ValidationReport(), unchanged=True)
         parsed = self.parse(source)
         triples = parsed.triples
-        if not replace and self.store.has_graph(target):
-            kept = [t for t in self.store.graph_triples(target) if t.subject != target]
-            triples = list(dict.fromkeys([*kept, *triples]))
+        stored = self._stored_data(target)
+        focus = None
+        if stored and replace:  # a reload: what changed, and what points to it
+            focus = changed_focus(set(stored), set(triples))
+        elif stored:
+            triples = list(dict.fromkeys([*stored, *triples]))
         report = ValidationReport(list(parsed.report.findings))
-        report.extend(self.validator.validate(triples, lines=parsed.lines, source=source.name))
+        report.extend(
+            self.validator.validate(triples, lines=parsed.lines, source=source.name, focus=focus)
+        )
         if not report.conforms:
             raise ValidationFailed(report)
         data = [*triples, *self._provenance(target, source, parsed.kind, len(triples))]
         self.store.replace_graph(target, data)
         return LoadOutcome(target, len(data), report, unchanged=False)
+
+    def _stored_data(self, graph: NamedNode) -> list[Triple]:
+        """The graph's triples without its provenance (the statements about the graph)."""
+        if not self.store.has_graph(graph):
+            return []
+        return [t for t in self.store.graph_triples(graph) if t.subject != graph]
 
     def _stored_checksum(self, graph: NamedNode) -> str | None:
         if not self.store.has_graph(graph):
