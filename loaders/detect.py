@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import PurePath
 
 from citytools.errors import InputError
@@ -76,9 +77,15 @@ _LOADERS: dict[str, Callable[[bytes, str, str, Minter], Parsed]] = {
 
 
 def parse_source(data: bytes, *, source: str, kind: str | None, minter: Minter) -> Parsed:
-    """Parse `data` with the loader its kind names (None: detect it from `source` and content)."""
+    """Parse `data` with the loader its kind names (None: detect it from `source` and content).
+
+    The loader's own findings are stamped with `source`, as the validator's are, so a
+    report over several files says which file each line is in."""
     detected = detect_kind(data, source=source, kind=kind)
-    return _LOADERS[detected](data, source, detected, minter)
+    parsed = _LOADERS[detected](data, source, detected, minter)
+    findings = parsed.report.findings
+    findings[:] = [f if f.source else replace(f, source=source) for f in findings]
+    return parsed
 
 
 def detect_kind(data: bytes, *, source: str, kind: str | None = None) -> str:

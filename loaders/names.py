@@ -47,12 +47,22 @@ def slug(text: str) -> str:
     return folded or "unnamed"
 
 
+# each suffix as the words `fold` leaves of it: "U.K." folds to two words, "u k"
+_SUFFIX_WORDS = tuple(sorted({tuple(fold(s).split()) for s in _LEGAL_SUFFIXES}))
+
+
 def organisation_key(name: str) -> str:
     """Key for vendors: folded, without legal/country suffixes ('Civica UK Ltd' -> 'civica')."""
     words = fold(name).split()
-    suffixes = {s.replace("(", "").replace(")", "") for s in _LEGAL_SUFFIXES}
-    while len(words) > 1 and words[-1] in suffixes:
-        words.pop()
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _SUFFIX_WORDS:
+            n = len(suffix)
+            if len(words) > n and tuple(words[-n:]) == suffix:
+                del words[-n:]
+                stripped = True
+                break
     return "-".join(words) or "unnamed"
 
 
@@ -64,11 +74,11 @@ def product_key(name: str) -> str:
 def authority_key(name: str) -> str:
     """Key for authority names: folded, without 'London Borough of', 'Council' and similar."""
     words = fold(name)
-    for prefix in ("london borough of ", "royal borough of ", "the ", "city of westminster"):
-        if prefix == "city of westminster" and words == prefix:
-            return "westminster"
+    for prefix in ("london borough of ", "royal borough of ", "the "):
         if words.startswith(prefix):
             words = words[len(prefix) :]
+    if words.startswith("city of westminster"):  # "City of Westminster (Council)"
+        words = words[len("city of ") :]
     for suffix in (" london borough council", " borough council", " city council", " council"):
         if words.endswith(suffix):
             words = words[: -len(suffix)]

@@ -36,7 +36,7 @@ def parse_ocds(data: bytes, *, source: str, minter: Minter) -> Parsed:
     parsed = Parsed(KIND)
     build = GraphBuilder(minter, parsed)
     contracts: dict[str, list[Triple]] = {}  # contract IRI → its triples (latest release wins)
-    releases = _releases(_load(data, source), parsed)
+    releases = _releases(_load(data, source), source, parsed)
     for _, release in sorted(enumerate(releases), key=lambda r: (str(r[1].get("date", "")), r[0])):
         _release(release, build, parsed, contracts)
     parsed.triples += [t for triples in contracts.values() for t in triples]
@@ -55,7 +55,7 @@ def _load(data: bytes, source: str) -> Json:
     return doc
 
 
-def _releases(doc: Json, parsed: Parsed) -> list[Json]:
+def _releases(doc: Json, source: str, parsed: Parsed) -> list[Json]:
     if isinstance(doc.get("releases"), list):
         return [r for r in doc["releases"] if isinstance(r, dict)]
     if isinstance(doc.get("records"), list):
@@ -71,7 +71,8 @@ def _releases(doc: Json, parsed: Parsed) -> list[Json]:
     if "ocid" in doc:
         return [doc]  # a single release
     raise InputError(
-        "not an OCDS release package or record package: expected a 'releases' or 'records' list"
+        f"{source}: not an OCDS release package or record package: "
+        "expected a 'releases' or 'records' list"
     )
 
 

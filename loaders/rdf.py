@@ -7,8 +7,9 @@ not well-formed the line comes from Python's expat instead.
 
 Each source is stored as one named graph, so in N-Quads and TriG the triples
 of every named graph are kept together in that one graph (with a warning
-naming the graphs): the graph names of the file are not kept. Blank nodes
-get fresh ids, so two files that both say `_:b0` do not share a node.
+naming the graphs): the graph names of the file are not kept, and a triple
+stated more than once is kept once. Blank nodes get fresh ids, so two files
+that both say `_:b0` do not share a node.
 
 `lines` is filled only for N-Triples and N-Quads, where each statement is one
 line: a subject maps to the line of its first statement. pyoxigraph's parser
@@ -55,6 +56,9 @@ def parse_rdf(data: bytes, *, source: str, kind: str) -> Parsed:
         )
     if kind in _LINE_BASED:
         _map_lines(data, parsed)
+    # One triple stated twice (or in two of the file's graphs, now merged) is one triple of
+    # the source graph: keep it once, so counts such as void:triples match what is stored.
+    parsed.triples = list(dict.fromkeys(parsed.triples))
     return parsed
 
 
