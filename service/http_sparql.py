@@ -2,7 +2,9 @@
 
 This is the hot path: parameters are read by hand from the query string or body,
 answers are cached by (store version, normalised request), and the only
-dependency is the app context.
+dependency is the app context. Relative IRIs in a query resolve against the service's
+base IRI, `CITYTOOLS_BASE_IRI` (SPARQL 1.1 Protocol: a service-defined base), so
+`<authority/E09000012>` names the same resource as in the data.
 """
 
 from __future__ import annotations
@@ -171,6 +173,7 @@ async def _answer(
             solutions_format=(formats.solutions or conneg.JSON).media_type,
             graph_format=(formats.graphs or conneg.TURTLE).media_type,
             max_results=ctx.settings.max_results,
+            base_iri=ctx.settings.base_iri,
         )
         cached = _cacheable(await _run(ctx, request_data), ctx.settings.max_results)
         fresh = ctx.cache.put(version, key, cached)
