@@ -1,7 +1,8 @@
 """The `citytools` command line: serve, load, validate, query, queries, export.
 
-Exit codes: 0 success (or: conforms), 1 rejected input (SHACL violations),
-2 any other error (malformed input, store busy, bad option).
+Exit codes: 0 success (or: conforms); 1 rejected input (`load`: malformed or breaking the
+shapes; `validate`: violations); 2 any other error (a malformed file given to `validate`,
+a bad query or parameter, the store busy, a bad option).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from citytools.errors import CityToolsError, ValidationFailed
 from citytools.report import ValidationReport
 from citytools.service import bootstrap, cli_query
-from citytools.service.cli_common import StoreOption, err, fail, opened_store, out, settings_with
+from citytools.service.cli_common import (
+    StoreOption,
+    err,
+    fail,
+    graph_option,
+    opened_store,
+    out,
+    settings_with,
+)
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore
 from citytools.settings import Settings
@@ -63,7 +72,7 @@ def load(
     settings = settings_with(store)
     with opened_store(settings) as opened:
         ingestor = bootstrap.build_ingestor(opened, settings)
-        target = NamedNode(graph) if graph else None
+        target = graph_option(graph)
         rejected = 0
         for index, path in enumerate(files):
             source = read_source(path, fmt)
@@ -144,7 +153,7 @@ def export(
         raise fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
     settings = settings_with(store)
     with opened_store(settings) as opened:
-        target = NamedNode(graph) if graph else None
+        target = graph_option(graph)
         if target is not None and not opened.has_graph(target):
             raise fail(f"no graph <{graph}> in the store")
         if output is None:

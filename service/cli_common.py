@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pyoxigraph import NamedNode
 from rich.console import Console
 
 from citytools.errors import CityToolsError
@@ -16,7 +17,7 @@ from citytools.service.store import EmbeddedStore
 from citytools.settings import Settings
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line, whatever the width
 
 StoreOption = Annotated[
     Path | None,
@@ -25,8 +26,19 @@ StoreOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print `message` as one line (parser messages can hold newlines) and exit with `code`."""
+    err.print(f"[bold red]error:[/] {' '.join(message.split())}", highlight=False, markup=True)
     return typer.Exit(code)
+
+
+def graph_option(text: str | None) -> NamedNode | None:
+    """The `--graph` IRI; a usage error when it is not an absolute IRI."""
+    if text is None:
+        return None
+    try:
+        return NamedNode(text)
+    except ValueError:
+        raise fail(f"--graph takes an absolute IRI, not {text!r}") from None
 
 
 def settings_with(store: Path | None) -> Settings:

@@ -7,17 +7,17 @@ so every write is validated the same way and rejected input changes nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
 
-from pyoxigraph import Literal, NamedNode, Triple
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store, Triple
 
 from citytools import vocab as v
 from citytools.errors import ValidationFailed
 from citytools.loaders.base import Parsed
-from citytools.loaders.detect import parse_source
+from citytools.loaders.detect import detect_kind, parse_source
 from citytools.loaders.iris import Minter
 from citytools.report import ValidationReport
 from citytools.service.store import GraphStore
@@ -83,25 +83,29 @@ class Ingestor:
         Raises ValidationFailed (nothing written) when the data break the shapes.
         """
         target = graph or self.default_graph_for(source)
-        if replace and self._stored_checksum(target) == source.checksum:
+        kind = detect_kind(source.data, source=source.name, kind=source.kind)
+        if self._stored_facts(target) == {v.CHECKSUM: source.checksum, v.INPUT_KIND: kind}:
+            # The graph holds just this file, read as this kind: nothing to do.
             return LoadOutcome(target, self._count(target), ValidationReport(), unchanged=True)
         parsed = self.parse(source)
         triples = parsed.triples
+        checksum = source.checksum
         stored = self._stored_data(target)
         focus = None
         if stored and replace:  # a reload: what changed, and what points to it
             focus = changed_focus(set(stored), set(triples))
-        elif stored:
-            triples = list(dict.fromkeys([*stored, *triples]))
+        elif stored:  # the graph now holds more than the file: its checksum is of the content
+            triples = canonical([*stored, *triples])
+            checksum = content_checksum(triples)
         report = ValidationReport(list(parsed.report.findings))
         report.extend(
             self.validator.validate(triples, lines=parsed.lines, source=source.name, focus=focus)
         )
         if not report.conforms:
             raise ValidationFailed(report)
-        data = [*triples, *self._provenance(target, source, parsed.kind, len(triples))]
-        self.store.replace_graph(target, data)
-        return LoadOutcome(target, len(data), report, unchanged=False)
+        provenance = self._provenance(target, source, parsed.kind, len(triples), checksum)
+        self.store.replace_graph(target, [*triples, *provenance])
+        return LoadOutcome(target, self._count(target), report, unchanged=False)
 
     def _stored_data(self, graph: NamedNode) -> list[Triple]:
         """The graph's triples without its provenance (the statements about the graph)."""
@@ -109,19 +113,21 @@ class Ingestor:
             return []
         return [t for t in self.store.graph_triples(graph) if t.subject != graph]
 
-    def _stored_checksum(self, graph: NamedNode) -> str | None:
+    def _stored_facts(self, graph: NamedNode) -> dict[NamedNode, str]:
+        """The graph's recorded checksum and input kind (empty for a new graph)."""
         if not self.store.has_graph(graph):
-            return None
-        for triple in self.store.graph_triples(graph):
-            if triple.subject == graph and triple.predicate == v.CHECKSUM:
-                return str(getattr(triple.object, "value", triple.object))
-        return None
+            return {}
+        return {
+            t.predicate: str(getattr(t.object, "value", t.object))
+            for t in self.store.graph_triples(graph)
+            if t.subject == graph and t.predicate in (v.CHECKSUM, v.INPUT_KIND)
+        }
 
     def _count(self, graph: NamedNode) -> int:
         return sum(1 for _ in self.store.graph_triples(graph))
 
     def _provenance(
-        self, graph: NamedNode, source: Source, kind: str, data_triples: int
+        self, graph: NamedNode, source: Source, kind: str, data_triples: int, checksum: str
     ) -> Sequence[Triple]:
         """PROV-O and VoID statements about the source graph, stored inside it."""
         now = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -132,7 +138,7 @@ class Ingestor:
             (v.RDFS.label, Literal(PurePath(source.name).name)),
             (v.DCT.source, Literal(source.name)),
             (v.PROV.generatedAtTime, Literal(now, datatype=v.XSD.dateTime)),
-            (v.CHECKSUM, Literal(source.checksum)),
+            (v.CHECKSUM, Literal(checksum)),
             (v.INPUT_KIND, Literal(kind)),
             (v.VOID.triples, Literal(str(data_triples), datatype=v.XSD.integer)),
             (
@@ -141,3 +147,17 @@ class Ingestor:
             ),
         ]
         return [Triple(graph, p, o) for p, o in facts]
+
+
+def content_checksum(triples: Iterable[Triple]) -> str:
+    """The checksum of a graph's statements in any order: for graphs that no single file holds."""
+    lines = sorted(f"{t}\n" for t in triples)
+    return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def canonical(triples: Iterable[Triple]) -> list[Triple]:
+    """The triples as the store keeps them: literals in canonical form ("1.50" -> "1.5"),
+    duplicates gone, so a union of stored and parsed triples counts what will be stored."""
+    scratch = Store()
+    scratch.extend(Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in triples)
+    return [quad.triple for quad in scratch]

@@ -19,7 +19,6 @@ invisible), and `LOAD`/`SERVICE` to non-allowed endpoints are refused before any
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store, Triple
 from citytools import vocab as v
 from citytools.errors import InputError, ValidationFailed
 from citytools.report import ValidationReport
+from citytools.service.ingest import content_checksum
 from citytools.service.store import GraphStore
 from citytools.service.validation import Validator
 
@@ -100,8 +100,7 @@ def _restamped(graph: NamedNode, triples: list[Triple]) -> list[Triple]:
     if len(stamps) != 1:
         return triples  # none (not a source graph) or several: left for the shapes to judge
     body = [t for t in triples if t is not stamps[0]]
-    digest = hashlib.sha256("".join(sorted(f"{t}\n" for t in body)).encode()).hexdigest()
-    return [*body, Triple(graph, v.CHECKSUM, Literal(f"sha256:{digest}"))]
+    return [*body, Triple(graph, v.CHECKSUM, Literal(content_checksum(body)))]
 
 
 def _rewrite(changed: Sequence[tuple[NamedNode, list[Triple]]]) -> str:

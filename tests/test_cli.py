@@ -197,12 +197,6 @@ def test_load_without_replace_adds_to_the_graph(cli: Run, files: Path, store_dir
     assert SPYDUS in graph_subjects(store_dir, INVENTORY_GRAPH)  # kept from the first load
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/ingest.py: load(replace=True) returns 'unchanged' when the file's checksum "
-    "equals the stored one, even though an earlier load without --replace merged other "
-    "content into the graph, so the stale rows stay",
-)
 def test_load_replace_after_adding_drops_what_the_file_no_longer_has(
     cli: Run, files: Path, store_dir: Path
 ) -> None:
@@ -388,19 +382,8 @@ def console(tmp_path: Path, store_dir: Path, *args: str | Path) -> subprocess.Co
     "query",
     [
         "SELEC ?s WHERE { ?s ?p ?o }",
-        pytest.param(
-            "SELECT ?s WHERE { ?s ?p }",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="service/cli_common.py + cli_query.py: pyoxigraph's message for this "
-                "error is long (and for some errors holds newlines); rich folds stderr at 80 "
-                "columns when it is not a terminal, so the error spans several lines",
-            ),
-        ),
-        pytest.param(
-            "SELECT ?s WHERE {",
-            marks=pytest.mark.xfail(strict=True, reason="as above: a multi-line message"),
-        ),
+        "SELECT ?s WHERE { ?s ?p }",
+        "SELECT ?s WHERE {",
     ],
 )
 def test_malformed_sparql_is_one_clear_line(tmp_path: Path, store_dir: Path, query: str) -> None:
@@ -436,12 +419,6 @@ def test_load_says_clearly_when_another_process_holds_the_store(
     assert INVENTORY_GRAPH in " ".join(result.stdout.split())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/bootstrap.py: the ontology graph's checksum is taken over its triples as "
-    "text, blank nodes included, and parsing gives blank nodes fresh ids, so every open of the "
-    "store finds the checksum changed and rewrites the ontology graph",
-)
 def test_a_read_only_command_writes_nothing(cli: Run, files: Path, store_dir: Path) -> None:
     assert cli("load", files / "region.ttl").exit_code == 0
     before = all_quads(store_dir)
