@@ -436,9 +436,7 @@ def test_close_leaves_no_child_processes(store_path: Path, writer: Store) -> Non
     before = children()
 
     async def scenario() -> list[int]:
-        executor = ProcessExecutor(
-            writer, store_path / "closing", workers=2, settings=settings()
-        )
+        executor = ProcessExecutor(writer, store_path / "closing", workers=2, settings=settings())
         assert await executor.ready(60)
         pids = executor.pids()
         running = asyncio.create_task(executor.run(QueryRequest(RUNAWAY), timeout=30))
