@@ -4,20 +4,13 @@ See `update_plan.py` for how an update is checked. Writers are serialised by the
 app's write lock (so the checked plan is still true when applied); readers are held
 only while the validated outcome is written (`executor.writing()`).
 
-SPARQL 1.1 Protocol §2.2.3: `using-graph-uri` / `using-named-graph-uri` (in the URL or
-the form) give the dataset of every operation's WHERE, as `USING` / `USING NAMED`
-clauses would; they are written into the update as such (`DELETE WHERE { P }` becomes
-`DELETE { P } USING … WHERE { P }`, its definition). An update that names its own dataset
-(`USING`, `USING NAMED` or `WITH`) as well is refused. Relative IRIs resolve against the
-service's base IRI, `CITYTOOLS_BASE_IRI` (the one data IRIs are minted under): stored data
-never depends on the host name a client used.
+The protocol's `using-graph-uri` / `using-named-graph-uri` and the service's base IRI are
+written into the update text first (`update_text.py`).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
 from functools import partial
 
 import anyio
@@ -37,14 +30,14 @@ from citytools.service.http_body import (
     text,
 )
 from citytools.service.http_deps import Context
-from citytools.service.sparql_scan import _TOKEN, refuse_remote
+from citytools.service.sparql_scan import refuse_remote
 from citytools.service.update_plan import plan_update
+from citytools.service.update_text import with_base, with_protocol_dataset
 
 router = APIRouter(tags=["SPARQL 1.1 Update"])
 
 SPARQL_UPDATE = "application/sparql-update"
 USING_PARAMETERS = ("using-graph-uri", "using-named-graph-uri")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 @router.post("/update")
@@ -100,89 +93,3 @@ def _iris(params: Params, name: str) -> list[str]:
         except ValueError:
             raise ParameterError(name, f"{value!r} is not an absolute IRI") from None
     return iris
-
-
-Token = tuple[str, str, int, int]  # kind, text, start, end
-
-
-def _tokens(sparql: str) -> list[Token]:
-    return [
-        (m.lastgroup or "other", m.group(), m.start(), m.end())
-        for m in _TOKEN.finditer(sparql)
-        if m.lastgroup not in ("comment", "space")
-    ]
-
-
-def _operations(tokens: Sequence[Token]) -> list[list[Token]]:
-    """The tokens of each operation: split at the top-level `;`, braces balanced."""
-    operations: list[list[Token]] = [[]]
-    depth = 0
-    for token in tokens:
-        kind, word = token[0], token[1]
-        if kind == "other" and word in "{}":
-            depth += 1 if word == "{" else -1
-        if depth == 0 and kind == "other" and word == ";":
-            operations.append([])
-        else:
-            operations[-1].append(token)
-    return operations
-
-
-def _top_level(operation: Sequence[Token]) -> list[tuple[int, str]]:
-    """(index, upper-case keyword) of each word outside braces."""
-    words, depth = [], 0
-    for index, (kind, word, _, _) in enumerate(operation):
-        if kind == "other" and word in "{}":
-            depth += 1 if word == "{" else -1
-        elif depth == 0 and kind == "word":
-            words.append((index, word.upper()))
-    return words
-
-
-def _group_end(operation: Sequence[Token], start: int) -> int:
-    """The index of the `}` closing the group that opens at token `start`."""
-    depth = 0
-    for index in range(start, len(operation)):
-        word = operation[index][1]
-        if operation[index][0] == "other" and word in "{}":
-            depth += 1 if word == "{" else -1
-            if depth == 0:
-                return index
-    raise InputError("malformed update: a '{' is not closed")
-
-
-def with_protocol_dataset(update: str, default: Sequence[str], named: Sequence[str]) -> str:
-    """The update with the protocol's dataset written as USING / USING NAMED clauses."""
-    if not default and not named:
-        return update
-    using = " ".join([*(f"USING <{g}>" for g in default), *(f"USING NAMED <{g}>" for g in named)])
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
-    for operation in _operations(_tokens(update)):
-        words = _top_level(operation)
-        keywords = [word for _, word in words]
-        if "WITH" in keywords or "USING" in keywords:
-            raise InputError(
-                "the update names its dataset (USING, USING NAMED or WITH) and the request "
-                "gives one too (using-graph-uri / using-named-graph-uri): give only one"
-            )
-        for position, (index, word) in enumerate(words):
-            if word != "WHERE" or position == 0:
-                continue
-            if words[position - 1][1] == "DELETE" and words[position - 1][0] == index - 1:
-                # DELETE WHERE { P } is DELETE { P } WHERE { P }, where USING can go.
-                close = _group_end(operation, index + 1)
-                pattern = update[operation[index + 1][2] : operation[close][3]]
-                edits.append((operation[index][2], operation[index][2], f"{pattern} {using} "))
-            elif "INSERT" in keywords or "DELETE" in keywords:
-                edits.append((operation[index][2], operation[index][2], f"{using} "))
-    for start, end, replacement in sorted(edits, reverse=True):
-        update = update[:start] + replacement + update[end:]
-    return update
-
-
-def with_base(update: str, base: str) -> str:
-    """The update with `BASE <base>` in front when it holds a relative IRI."""
-    relative = any(
-        kind == "iri" and not _SCHEME.match(word[1:-1]) for kind, word, _, _ in _tokens(update)
-    )
-    return f"BASE <{base}> {update}" if relative else update  # same line: line numbers hold

@@ -26,13 +26,22 @@ _TOKEN = re.compile(
 )
 
 
-def tokens(sparql: str) -> Iterator[tuple[str, str]]:
-    """(kind, text) of each significant token: 'iri', 'word' (keywords, names, variables)
-    or 'other' (punctuation); strings are yielded as 'string'."""
+Span = tuple[str, str, int, int]  # kind, text, start and end offsets in the query text
+
+
+def spans(sparql: str) -> Iterator[Span]:
+    """Each significant token with where it stands: kind 'iri', 'word' (keywords, names,
+    variables), 'string' or 'other' (punctuation)."""
     for match in _TOKEN.finditer(sparql):
         kind = match.lastgroup or "other"
         if kind not in ("comment", "space"):
-            yield kind, match.group()
+            yield kind, match.group(), match.start(), match.end()
+
+
+def tokens(sparql: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) of each significant token, as `spans` gives them."""
+    for kind, text, _, _ in spans(sparql):
+        yield kind, text
 
 
 def remote_targets(sparql: str) -> list[tuple[str, str | None]]:
