@@ -12,9 +12,12 @@ update (a few hundred ms for the ~100k quads of a London-sized store). Finding t
 affected graphs by parsing the update is not safe in general (`GRAPH ?g`, `WITH`,
 `USING`, `DELETE WHERE` over any graph), so the whole dataset is copied.
 
-Rules beyond SHACL: the store's real default graph is not written (the product's
-default graph is the union of the named graphs, so triples there would be
-invisible), and `LOAD`/`SERVICE` to non-allowed endpoints are refused before anything runs.
+The default graph is the union of the named graphs, as for queries: the copy holds the
+union in its default graph too, so a WHERE without GRAPH matches across every source, and
+a triple deleted from the default graph (`DELETE WHERE { … }`, `DELETE DATA` without
+GRAPH) is deleted from every named graph that holds it. Inserting into the default graph
+is refused (a triple must belong to a source graph), and `LOAD`/`SERVICE` to non-allowed
+endpoints are refused before anything runs.
 """
 
 from __future__ import annotations
@@ -49,11 +52,14 @@ class UpdatePlan:
 def plan_update(store: GraphStore, update: str, validator: Validator) -> UpdatePlan:
     copy = Store()
     before: dict[NamedNode, Fingerprint] = {}
+    union: set[Triple] = set()
     for graph in store.named_graphs():
         triples = list(store.graph_triples(graph))
         before[graph] = _fingerprint(triples)
+        union.update(triples)
         copy.extend(Quad(t.subject, t.predicate, t.object, graph) for t in triples)
-    default_before = _fingerprint(store.graph_triples(DefaultGraph()))
+    # The default graph is the union of the named graphs, for every operation's WHERE.
+    copy.extend(Quad(t.subject, t.predicate, t.object, DefaultGraph()) for t in union)
     try:
         copy.update(update)
     except SyntaxError as exc:
@@ -61,9 +67,14 @@ def plan_update(store: GraphStore, update: str, validator: Validator) -> UpdateP
     except (OSError, ValueError, RuntimeError) as exc:  # e.g. DROP GRAPH of a missing graph
         raise InputError(f"the update failed: {exc}") from None
 
-    default_after = list(_triples(copy, DefaultGraph()))
-    if default_after and _fingerprint(default_after) != default_before:
+    default_after = set(_triples(copy, DefaultGraph()))
+    if default_after - union:
         raise InputError(DEFAULT_GRAPH_REFUSED)
+    # What the update deleted from the union is deleted from each named graph that holds it.
+    for triple in union - default_after:
+        for quad in list(copy.quads_for_pattern(triple.subject, triple.predicate, triple.object)):
+            if isinstance(quad.graph_name, NamedNode):
+                copy.remove(quad)
     graphs = set(before) | {g for g in copy.named_graphs() if isinstance(g, NamedNode)}
     changed: list[tuple[NamedNode, list[Triple]]] = []
     for graph in sorted(graphs, key=str):

@@ -184,3 +184,37 @@ def test_an_update_invalidates_cached_answers(client: TestClient) -> None:
     after = client.get("/sparql", params={"query": LABELS}, headers={"If-None-Match": etag})
     assert after.status_code == 200
     assert "Hooli" in after.text
+
+
+def test_where_without_graph_matches_the_union_and_deletes_reach_every_source(
+    client: TestClient,
+) -> None:
+    note = f"<{EX}note>"
+    other = EX + "graph/update-other"
+    put_graph(client, other, MORE_TTL)
+    tagged = (
+        f'INSERT {{ GRAPH <{G}> {{ ?v {note} "vendor" }} }} '
+        f"WHERE {{ ?v a <{CT}Vendor> }}"  # no GRAPH: both graphs' vendors match
+    )
+    done = client.post("/update", data={"update": tagged}, headers=AUTH)
+    assert done.status_code == 200, done.text
+    count = f'SELECT (COUNT(?v) AS ?n) WHERE {{ GRAPH <{G}> {{ ?v {note} "vendor" }} }}'
+    vendors = f"SELECT (COUNT(DISTINCT ?v) AS ?n) WHERE {{ ?v a <{CT}Vendor> }}"
+    assert select(client, count) == select(client, vendors)
+    assert int(select(client, count)[0]["n"]) >= 3  # Acme, Globex (G) and Initech (other)
+    removed = client.post(
+        "/update", data={"update": f'DELETE WHERE {{ ?v {note} "vendor" }}'}, headers=AUTH
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["changed"] == [G]
+    assert select(client, count) == [{"n": "0"}]
+    client.delete("/store", params={"graph": other}, headers=AUTH)
+
+
+def test_inserting_into_the_default_graph_is_refused(client: TestClient) -> None:
+    before = quads(client)
+    text = f'INSERT DATA {{ <{EX}a> <{EX}b> "c" }}'
+    response = client.post("/update", data={"update": text}, headers=AUTH)
+    assert response.status_code == 400
+    assert "union of the named graphs" in response.json()["message"]
+    assert quads(client) == before
