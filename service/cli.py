@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -70,43 +71,62 @@ def load(
 ) -> None:
     """Validate and load files, each into its own named graph; nothing is written on rejection."""
     settings = settings_with(store)
-    with opened_store(settings) as opened:
+    target = graph_option(graph)
+    rejected = 0
+    with opened_store(settings) as opened, _load_progress() as progress:
         ingestor = bootstrap.build_ingestor(opened, settings)
-        target = graph_option(graph)
-        rejected = 0
+        task = progress.add_task("loading", total=len(files) * len(STAGES))
         for index, path in enumerate(files):
             source = read_source(path, fmt)
+            done = progress.tasks[task].completed
+
+            def stage(name: str, source: Source = source, done: float = done) -> None:
+                step = STAGES.index(name)
+                progress.update(task, completed=done + step, description=f"{source.name}: {name}")
+
             # With one --graph for several files, the first replaces and the rest merge.
+            merge = target is not None and index > 0
             rejected += _load_one(
-                ingestor, source, target, replace=replace and (target is None or index == 0)
+                ingestor, source, target, replace=replace and not merge, on_stage=stage
             )
+            progress.update(task, completed=(index + 1) * len(STAGES))
         opened.flush()
     if rejected:
         raise fail(f"{rejected} file(s) rejected; nothing was written for them", 1)
 
 
-def _load_one(ingestor: Ingestor, source: Source, graph: NamedNode | None, *, replace: bool) -> int:
-    with Progress(
+STAGES = ("parse", "validate", "write")
+
+
+def _load_progress() -> Progress:
+    """One bar over every file's stages; drawn only on a terminal, gone when done."""
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
-    ) as progress:
-        task = progress.add_task(f"loading {source.name}", total=None)
-        try:
-            outcome = ingestor.load(source, graph=graph, replace=replace)
-        except ValidationFailed as exc:
-            progress.stop()
-            print_report(exc.report)
-            err.print(f"[red]rejected[/] {source.name}: {exc.report.summary()}", highlight=False)
-            return 1
-        except CityToolsError as exc:
-            progress.stop()
-            err.print(f"[red]rejected[/] {source.name}: {exc}", highlight=False)
-            return 1
-        progress.update(task, completed=1, total=1)
+    )
+
+
+def _load_one(
+    ingestor: Ingestor,
+    source: Source,
+    graph: NamedNode | None,
+    *,
+    replace: bool,
+    on_stage: Callable[[str], None],
+) -> int:
+    try:
+        outcome = ingestor.load(source, graph=graph, replace=replace, on_stage=on_stage)
+    except ValidationFailed as exc:
+        print_report(exc.report)
+        err.print(f"[red]rejected[/] {source.name}: {exc.report.summary()}", highlight=False)
+        return 1
+    except CityToolsError as exc:
+        err.print(f"[red]rejected[/] {source.name}: {exc}", highlight=False)
+        return 1
     if outcome.report.warnings:
         print_report(outcome.report)
     verb = "unchanged" if outcome.unchanged else "loaded"

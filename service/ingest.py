@@ -7,7 +7,7 @@ so every write is validated the same way and rejected input changes nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -73,13 +73,15 @@ class Ingestor:
         *,
         graph: NamedNode | None = None,
         replace: bool = True,
+        on_stage: Callable[[str], None] = lambda stage: None,
     ) -> LoadOutcome:
         """Validate and write `source` as the named graph `graph`.
 
         `replace=True` swaps the graph's previous content for the new one in one
         transaction (a reload validates only what changed and what points to it: the
         rest was validated when it was stored); `replace=False` adds to it (the union
-        is validated).
+        is validated). `on_stage` hears "parse", "validate" and "write" as each begins
+        (for progress bars).
         Raises ValidationFailed (nothing written) when the data break the shapes.
         """
         target = graph or self.default_graph_for(source)
@@ -87,6 +89,7 @@ class Ingestor:
         if self._stored_facts(target) == {v.CHECKSUM: source.checksum, v.INPUT_KIND: kind}:
             # The graph holds just this file, read as this kind: nothing to do.
             return LoadOutcome(target, self._count(target), ValidationReport(), unchanged=True)
+        on_stage("parse")
         parsed = self.parse(source)
         triples = parsed.triples
         checksum = source.checksum
@@ -97,12 +100,14 @@ class Ingestor:
         elif stored:  # the graph now holds more than the file: its checksum is of the content
             triples = canonical([*stored, *triples])
             checksum = content_checksum(triples)
+        on_stage("validate")
         report = ValidationReport(list(parsed.report.findings))
         report.extend(
             self.validator.validate(triples, lines=parsed.lines, source=source.name, focus=focus)
         )
         if not report.conforms:
             raise ValidationFailed(report)
+        on_stage("write")
         provenance = self._provenance(target, source, parsed.kind, len(triples), checksum)
         self.store.replace_graph(target, [*triples, *provenance])
         return LoadOutcome(target, self._count(target), report, unchanged=False)
