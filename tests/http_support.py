@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 from citytools.service.app import create_app
@@ -45,6 +49,34 @@ MALFORMED_TTL = b"""@prefix ct: <https://w3id.org/citytools/ontology#> .
 <https://example.org/a> a ct:Vendor .
 <https://example.org/b> <https://example.org/p> .
 """
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app under a real uvicorn on 127.0.0.1 (in a thread); yields its base URL."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the server stopped while starting"
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive()
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:

@@ -8,24 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from query_support import SPEC_QUERIES
 from typer.testing import CliRunner
 
 from citytools.resources import demo_file
 from citytools.service.cli import app
-
-SPEC_QUERIES = {
-    "systems-of-authority",
-    "authorities-using-system",
-    "shared-systems",
-    "contract-pipeline",
-    "joint-procurement",
-    "vendor-concentration",
-    "single-supplier-dependency",
-    "standards-coverage",
-    "reuse-opportunities",
-    "skills-peers",
-    "region-comparison",
-}
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import rdflib
-import uvicorn
-from http_support import AUTH, CT, EX, MORE_TTL, RDFS_LABEL, VENDORS_TTL, settings_for
+from http_support import AUTH, CT, EX, MORE_TTL, RDFS_LABEL, VENDORS_TTL, serving, settings_for
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, GET, JSON, POST, POSTDIRECTLY, TURTLE, XML, SPARQLWrapper
-
-from citytools.service.app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -27,27 +21,9 @@ LABELS = f"SELECT ?label WHERE {{ ?v a <{CT}Vendor> ; <{RDFS_LABEL}> ?label }} O
 VENDORS = ["Acme", "Globex", "Initech"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    app = create_app(settings_for(tmp_path_factory.mktemp("protocol")))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start within 60 s"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with serving(settings_for(tmp_path_factory.mktemp("protocol"))) as url:
         for graph, body in ((G1, VENDORS_TTL), (G2, MORE_TTL)):
             response = httpx.put(
                 f"{url}/store",
@@ -58,10 +34,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
             assert response.status_code == 201, response.text
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive()
 
 
 def wrapper(base_url: str, query: str, method: str, fmt: str) -> SPARQLWrapper:

@@ -17,19 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from http_support import free_port
 
 pytestmark = pytest.mark.slow
 
 CITYTOOLS = str(Path(sys.executable).with_name("citytools"))
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def children(pid: int) -> list[int]:

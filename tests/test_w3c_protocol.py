@@ -32,9 +32,6 @@ import csv
 import io
 import json
 import re
-import socket
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
@@ -42,12 +39,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 import rdflib
-import uvicorn
-from http_support import TOKEN, settings_for
+from http_support import TOKEN, serving, settings_for
 from rdflib.compare import isomorphic
 from w3c_manifest import Entry, Request, entries
-
-from citytools.service.app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -72,42 +66,19 @@ RDF_SYNTAX = {**RDF_TYPES, "application/ld+json": "json-ld"}
 SRES = "{http://www.w3.org/2005/sparql-results#}"
 PROV_GENERATED = rdflib.URIRef("http://www.w3.org/ns/prov#generatedAtTime")
 GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { } }"
-# A known product bug, not a protocol one (delete this when it is fixed): query workers
-# open the RocksDB store with `Store.read_only` while the server writes it, which
-# pyoxigraph documents as undefined behaviour; a compaction after a DROP can delete a file
-# a worker has just opened, and that query answers 500. Shown as XFAIL, not hidden.
 
 
 # --- the server ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """uvicorn on 127.0.0.1 over a store on tmp_path, with a write token."""
-    app = create_app(settings_for(tmp_path_factory.mktemp("w3c")))
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-w3c", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start within 60 s"
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+    with (
+        serving(settings_for(tmp_path_factory.mktemp("w3c"))) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        yield client
 
 
 def graph_names(client: httpx.Client) -> set[str]:
