@@ -94,20 +94,19 @@ def _header_ok(
     if unknown:
         parsed.violation(
             line,
-            f"line {line}: unknown column(s) {_quoted(unknown)}; "
-            f"the columns are {', '.join(columns)}",
+            f"unknown column(s) {_quoted(unknown)}; the columns are {', '.join(columns)}",
             value=",".join(unknown),
         )
         ok = False
     doubled = sorted({name for name in header if header.count(name) > 1})
     if doubled:
-        parsed.violation(line, f"line {line}: column(s) {_quoted(doubled)} given more than once")
+        parsed.violation(line, f"column(s) {_quoted(doubled)} given more than once")
         ok = False
     missing = [name for name in required if name not in header]
     if missing:
         parsed.violation(
             line,
-            f"line {line}: missing required column(s) {_quoted(missing)}",
+            f"missing required column(s) {_quoted(missing)}",
             value=",".join(missing),
         )
         ok = False
@@ -134,7 +133,7 @@ def _rows(
         if len(row) != width:
             if not any(cell.strip() for cell in row):
                 continue
-            parsed.violation(start, f"line {start}: {len(row)} fields where the header has {width}")
+            parsed.violation(start, f"{len(row)} fields where the header has {width}")
             continue
         cells = [row[i].strip() if i >= 0 else "" for i in index]
         if any(cells):

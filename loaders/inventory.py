@@ -87,7 +87,7 @@ class _Rows:
         build = self.build
         found = build.authority(auth_t)
         if found is None:
-            self.parsed.violation(line, f"line {line}: unknown authority '{auth_t}'", value=auth_t)
+            self.parsed.violation(line, f"unknown authority '{auth_t}'", value=auth_t)
             return
         record, auth = found
         area_key, area = build.service_area(area_t)
@@ -96,8 +96,7 @@ class _Rows:
         if first != line:
             self.parsed.violation(
                 line,
-                f"line {line}: duplicate row: {record.name}, '{area_t}', '{sys_t}' "
-                f"is already on line {first}",
+                f"duplicate row: {record.name}, '{area_t}', '{sys_t}' is already on line {first}",
             )
             return
         maker = build.vendor(man_t)
@@ -111,7 +110,7 @@ class _Rows:
             self._classify(area, lgsl_t)
         if lgsl_t:
             for text in self._lgsl(lgsl_t)[1]:
-                self.parsed.violation(line, f"line {line}: unknown LGSL id '{text}'", value=text)
+                self.parsed.violation(line, f"unknown LGSL id '{text}'", value=text)
 
         tail = f"{record.gss}/{area_key}/{sys_key}"
         dep_iri = f"{self.base}deployment/{tail}"
@@ -164,9 +163,7 @@ class _Rows:
 
     def _missing(self, line: int, cells: list[str]) -> None:
         missing = [COLUMNS[i] for i in _REQUIRED_AT if not cells[i]]
-        self.parsed.violation(
-            line, f"line {line}: missing value for required column(s) {', '.join(missing)}"
-        )
+        self.parsed.violation(line, f"missing value for required column(s) {', '.join(missing)}")
 
     @staticmethod
     def _coded(

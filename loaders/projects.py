@@ -50,15 +50,11 @@ def parse_projects(data: bytes, *, source: str, minter: Minter) -> Parsed:
         name, lead_t, partners_t, status_t, start_t, end_t, systems_t, std_t, url_t, desc = cells
         if not (name and lead_t):
             missing = [c for c, value in zip(REQUIRED, (name, lead_t), strict=True) if not value]
-            parsed.violation(
-                line, f"line {line}: missing value for required column(s) {', '.join(missing)}"
-            )
+            parsed.violation(line, f"missing value for required column(s) {', '.join(missing)}")
             continue
         first = seen.setdefault(slug(name), line)
         if first != line:
-            parsed.violation(
-                line, f"line {line}: duplicate project '{name}': already on line {first}"
-            )
+            parsed.violation(line, f"duplicate project '{name}': already on line {first}")
             continue
         lead = _authority(build, parsed, line, lead_t)
         if lead is None:
@@ -102,7 +98,7 @@ def _split(cell: str) -> list[str]:
 def _authority(build: GraphBuilder, parsed: Parsed, line: int, text: str) -> NamedNode | None:
     found = build.authority(text)
     if found is None:
-        parsed.violation(line, f"line {line}: unknown authority '{text}'", value=text)
+        parsed.violation(line, f"unknown authority '{text}'", value=text)
         return None
     return found[1]
 

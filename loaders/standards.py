@@ -73,7 +73,7 @@ class StandardMatcher:
             ]
             self._parsed.warning(
                 line,
-                f"line {line}: unknown standard '{name}': added as a new standard "
+                f"unknown standard '{name}': added as a new standard "
                 f"<{minted.value}>; check its spelling against the curated list",
                 value=name,
             )

@@ -19,7 +19,7 @@ from pyoxigraph import NamedNode, RdfFormat
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from citytools.errors import CityToolsError, ValidationFailed
-from citytools.report import ValidationReport
+from citytools.report import Finding, ValidationReport
 from citytools.service import bootstrap, cli_query
 from citytools.service.cli_common import (
     StoreOption,
@@ -42,12 +42,35 @@ app = typer.Typer(
 
 
 def print_report(report: ValidationReport, *, limit: int = 50) -> None:
-    findings = sorted(report.findings, key=lambda f: (f.source, f.line or 0, f.message))
-    for finding in findings[:limit]:
-        colour = "red" if finding in report.violations else "yellow"
-        err.print(f"[{colour}]{finding.describe()}[/]", highlight=False)
-    if len(findings) > limit:
-        err.print(f"… and {len(findings) - limit} more", highlight=False)
+    """Violations one per line (up to `limit`); warnings too while they are few, else one
+    line per rule with its count and first lines, so a rule broken on every row stays readable."""
+    violations = sorted(report.violations, key=by_place)
+    for finding in violations[:limit]:
+        err.print(f"[red]{finding.describe()}[/]", highlight=False)
+    if len(violations) > limit:
+        err.print(f"… and {len(violations) - limit} more violation(s)", highlight=False)
+    warnings = sorted(report.warnings, key=by_place)
+    if len(warnings) <= WARNINGS_IN_FULL:
+        for finding in warnings:
+            err.print(f"[yellow]{finding.describe()}[/]", highlight=False)
+        return
+    rules: dict[str, list[Finding]] = {}
+    for finding in warnings:
+        rules.setdefault(finding.message, []).append(finding)
+    for message, found in sorted(rules.items(), key=lambda item: -len(item[1])):
+        if len(found) == 1:
+            err.print(f"[yellow]{found[0].describe()}[/]", highlight=False)
+            continue
+        lines = ", ".join(str(f.line) for f in found[:5] if f.line)
+        where = f" (lines {lines}{', …' if len(found) > 5 else ''})" if lines else ""
+        err.print(f"[yellow]{len(found)} warnings: {message}{where}[/]", highlight=False)
+
+
+WARNINGS_IN_FULL = 10
+
+
+def by_place(finding: Finding) -> tuple[str, int, str]:
+    return finding.source, finding.line or 0, finding.message
 
 
 def read_source(path: Path, fmt: str | None) -> Source:

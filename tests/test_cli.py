@@ -115,7 +115,7 @@ def test_load_prints_the_graph_it_wrote(cli: Run, files: Path, store_dir: Path) 
         assert sum(1 for _ in store.graph_triples(NamedNode(graph))) == triples == 260
     # warnings are shown, on stderr, with the file and line
     assert (
-        f"{files / 'inventory.csv'}:8: Warning: line 8: unknown standard "
+        f"{files / 'inventory.csv'}:8: Warning: unknown standard "
         "'Borough Case Interchange 1.0'" in result.stderr
     )
 
@@ -129,7 +129,7 @@ def test_a_rejected_file_exits_1_and_changes_nothing(
     assert result.exit_code == 1
     bad = files / "inventory_bad.csv"
     errors = result.stderr.splitlines()
-    assert f"{bad}:3: Violation: line 3: unknown authority 'Narnia'" in errors
+    assert f"{bad}:3: Violation: unknown authority 'Narnia'" in errors
     assert f"{bad}:7: Violation: Satisfaction must be a whole number from 1 to 5" in errors
     assert errors[-1] == "error: 1 file(s) rejected; nothing was written for them"
     assert result.stdout == ""
@@ -255,11 +255,11 @@ def test_validate_reports_and_changes_nothing(cli: Run, files: Path, store_dir: 
     assert bad.exit_code == 1
     path = files / "inventory_bad.csv"
     assert re.fullmatch(
-        rf"{re.escape(str(path))}: {re.escape(str(path))}:3: Violation: line 3: unknown "
+        rf"{re.escape(str(path))}: {re.escape(str(path))}:3: Violation: unknown "
         r"authority 'Narnia' \(and \d+ more violation\(s\)\)",
         bad.stdout.strip(),
     )
-    assert f"{path}:4: Violation: line 4: unknown LGSL id '99999'" in bad.stderr.splitlines()
+    assert f"{path}:4: Violation: unknown LGSL id '99999'" in bad.stderr.splitlines()
     assert not store_dir.exists()
     # with a store in place, it stays as it was
     assert cli("load", files / "inventory.csv").exit_code == 0

@@ -452,7 +452,7 @@ def test_an_unknown_standard_named_twice_is_one_standard_and_one_warning() -> No
     assert of_type(parsed, "Standard") == {ID + "standard/kerb-data-2"}
     [(line, message)] = messages(parsed, Severity.WARNING)
     assert line == 2
-    assert message.startswith("line 2: unknown standard 'Kerb Data 2': added as a new standard")
+    assert message.startswith("unknown standard 'Kerb Data 2': added as a new standard")
     assert values(parsed, iri("deployment/E09000007/parking/permitpad"), CONFORMS_TO) == {
         iri("standard/kerb-data-2"),
         FHIR,
@@ -472,15 +472,15 @@ def test_unknown_authority_unknown_lgsl_duplicates_and_gaps_are_violations_by_li
         (6, ""),
     ]
     assert [f.message for f in violations] == [
-        "line 3: unknown authority 'Narnia'",
-        "line 4: unknown LGSL id '99999'",
-        "line 5: duplicate row: Hackney, 'Adult Social Care', 'MOSAIC' is already on line 2",
-        "line 6: missing value for required column(s) system",
+        "unknown authority 'Narnia'",
+        "unknown LGSL id '99999'",
+        "duplicate row: Hackney, 'Adult Social Care', 'MOSAIC' is already on line 2",
+        "missing value for required column(s) system",
     ]
     assert {f.constraint for f in violations} == {"loader"}
     assert {f.source for f in violations} == {"inventory_bad.csv"}
     assert violations[0].describe() == (
-        "inventory_bad.csv:3: Violation: line 3: unknown authority 'Narnia'"
+        "inventory_bad.csv:3: Violation: unknown authority 'Narnia'"
     )
     # the row with the unknown authority emits nothing
     assert not any("narnia" in str(t).lower() for t in parsed.triples)
@@ -494,9 +494,9 @@ def test_the_first_data_row_is_line_two() -> None:
         )
     )
     assert messages(parsed, Severity.VIOLATION) == [
-        (2, "line 2: unknown authority 'Atlantis'"),
-        (3, "line 3: unknown LGSL id '0'"),
-        (3, "line 3: unknown LGSL id 'abc'"),
+        (2, "unknown authority 'Atlantis'"),
+        (3, "unknown LGSL id '0'"),
+        (3, "unknown LGSL id 'abc'"),
     ]
 
 
@@ -514,7 +514,7 @@ def test_header_problems_are_violations_on_line_one() -> None:
 def test_a_row_of_the_wrong_width_is_a_violation_naming_its_line() -> None:
     data = inventory(row("Hackney", "Parking", "PermitPad", "Quaggy Ltd")) + b"Camden,Parking\n"
     parsed = parse_bytes(data)
-    assert messages(parsed, Severity.VIOLATION) == [(3, "line 3: 2 fields where the header has 14")]
+    assert messages(parsed, Severity.VIOLATION) == [(3, "2 fields where the header has 14")]
     assert len(of_type(parsed, "Deployment")) == 1
 
 
@@ -919,10 +919,10 @@ def test_projects_with_unknown_authorities_or_twice_named_are_violations() -> No
     ).encode()
     parsed = parse_bytes(data, source="projects.csv")
     assert messages(parsed, Severity.VIOLATION) == [
-        (2, "line 2: unknown authority 'Narnia'"),
-        (3, "line 3: duplicate project 'Shared Gateway': already on line 2"),
-        (4, "line 4: unknown authority 'Atlantis'"),
-        (5, "line 5: missing value for required column(s) project"),
+        (2, "unknown authority 'Narnia'"),
+        (3, "duplicate project 'Shared Gateway': already on line 2"),
+        (4, "unknown authority 'Atlantis'"),
+        (5, "missing value for required column(s) project"),
     ]
 
 
