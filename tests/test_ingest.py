@@ -261,9 +261,7 @@ def test_check_reports_and_changes_nothing(ingestor: Ingestor, store: EmbeddedSt
     before = all_quads(store)
     parsed, report = ingestor.check(source("inventory_bad.csv"))
     assert not report.conforms
-    assert (3, "unknown authority 'Narnia'") in {
-        (f.line, f.message) for f in report.violations
-    }
+    assert (3, "unknown authority 'Narnia'") in {(f.line, f.message) for f in report.violations}
     assert len(parsed.triples) == 87
     _, good = ingestor.check(source("inventory.csv"))
     assert good.conforms
