@@ -19,7 +19,7 @@ import anyio
 from fastapi import APIRouter, Request
 from pyoxigraph import QueryBoolean
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from citytools import vocab as v
 from citytools.errors import NotFound, ParameterError, QueryTimeout
@@ -86,6 +86,11 @@ def queries_router(catalogue: Catalogue) -> APIRouter:
             openapi_extra={"parameters": _parameters(query)},
             responses={200: {"content": {**ANSWER_TYPES, "text/html": {}}}},
         )
+
+    @router.get("/", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        """Until the linked-data browser's home page: the catalogue is where people start."""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/queries", 307)
 
     @router.get("/queries/{name}.rq", summary="The text of a saved query")
     async def query_text(name: str) -> Response:

@@ -330,3 +330,12 @@ def test_the_app_serves_the_shipped_catalogue_in_its_openapi(settings: Settings)
     app = create_app(settings)  # not started: the schema needs no store
     paths = app.openapi()["paths"]
     assert {f"/queries/{name}" for name in SPEC_QUERIES} <= set(paths)
+
+
+def test_the_root_leads_to_the_catalogue(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/queries"
+    page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "shared-systems" in page.text
