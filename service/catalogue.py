@@ -63,8 +63,12 @@ class Parameter:
 @dataclass(frozen=True)
 class Chart:
     kind: str  # "bar": one bar per row; "stacked": rows as shares of one 100% bar
-    label: str  # column with each row's label
+    labels: tuple[str, ...]  # columns whose values, joined, label each row ("a+b")
     value: str  # column with each row's number
+
+    def as_json(self) -> dict[str, str]:
+        """As the header spells it: `label` joins several columns with '+'."""
+        return {"kind": self.kind, "label": "+".join(self.labels), "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class SavedQuery:
             "description": self.description,
             "parameters": [p.as_json() for p in self.parameters],
             "columns": list(self.columns),
-            "chart": None if self.chart is None else vars(self.chart),
+            "chart": None if self.chart is None else self.chart.as_json(),
             "tags": list(self.tags),
         }
 
@@ -209,7 +213,7 @@ def _parse(file_name: str, text: str) -> SavedQuery:
     columns = _dry_run(text, parameters)
     check_parameter_use(text, names)
     if chart is not None:
-        for column in (chart.label, chart.value):
+        for column in (*chart.labels, chart.value):
             if column not in columns:
                 raise ValueError(f"the chart's column '{column}' is not in the SELECT")
     tags = tuple(t.strip() for t in fields.get("tags", "").split(",") if t.strip())
@@ -263,13 +267,14 @@ def _parameter(number: int, value: str) -> Parameter:
 
 
 def _chart(number: int, value: str) -> Chart:
-    """`bar | label=COLUMN | value=COLUMN`."""
+    """`bar | label=COLUMN[+COLUMN…] | value=COLUMN`."""
     kind, *options = (p.strip() for p in value.split("|"))
     settings = dict(o.partition("=")[::2] for o in options)
     if kind not in CHART_KINDS or set(settings) != {"label", "value"}:
         kinds = " or ".join(CHART_KINDS)
         raise ValueError(f"line {number}: a chart reads '{kinds} | label=COLUMN | value=COLUMN'")
-    return Chart(kind, settings["label"].strip(), settings["value"].strip())
+    labels = tuple(c.strip() for c in settings["label"].split("+"))
+    return Chart(kind, labels, settings["value"].strip())
 
 
 _SAMPLES = {

@@ -120,14 +120,15 @@ def chart(spec: Chart, rows: Sequence[Solution], title: str) -> Markup | None:
     """The chart a query's header asks for, or None when no row has a number for it."""
     labels, values = [], []
     for row in rows:
-        label, value = row.get(spec.label), row.get(spec.value)
+        value = row.get(spec.value)
         try:
             number_value = float(value["value"]) if value is not None else None
         except ValueError:
             number_value = None
         if number_value is None:
             continue
-        labels.append(label["value"] if label is not None else "(none)")
+        parts = [row[c]["value"] for c in spec.labels if row.get(c) is not None]
+        labels.append(" — ".join(parts) or "(none)")
         values.append(number_value)
     if not values:
         return None

@@ -86,7 +86,7 @@ def test_shipped_query_header_is_complete_and_typed(name: str) -> None:
             literal = parameter.type.scalar(parameter.name, parameter.default)
             assert literal.value == parameter.default
     if query.chart is not None:
-        assert {query.chart.label, query.chart.value} <= set(query.columns)
+        assert {*query.chart.labels, query.chart.value} <= set(query.columns)
     assert query.text.startswith("#+ title: ")
 
 

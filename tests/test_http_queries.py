@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterator
@@ -339,3 +340,12 @@ def test_the_root_leads_to_the_catalogue(client: TestClient) -> None:
     page = client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "shared-systems" in page.text
+
+
+def test_a_chart_label_can_join_columns(client: TestClient) -> None:
+    # shared-systems rows are (product, service area): one product in two areas is two bars.
+    page = client.get("/queries/shared-systems", params={"format": "html"}).text
+    rows = client.get("/queries/shared-systems", params={"format": "json"}).json()
+    first = rows["results"]["bindings"][0]
+    label = f"{first['system_label']['value']} — {first['service_area_label']['value']}"
+    assert html.escape(label) in page
