@@ -137,14 +137,13 @@ class EmbeddedStore:
         self._written()
 
     def replace_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
-        if self._store.contains_named_graph(graph):
-            # One SPARQL Update is one transaction: drop and insert commit together.
-            body = "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
-            self._store.update(
-                f"DROP SILENT GRAPH {graph} ;\nINSERT DATA {{ GRAPH {graph} {{\n{body}}} }}"
-            )
-        else:
+        if not self._store.contains_named_graph(graph):
             self._store.load(nquads(graph, triples), format=RdfFormat.N_QUADS)
+        else:
+            # One SPARQL Update is one transaction: what it removes and adds commit together.
+            change = _replacement(graph, set(self.graph_triples(graph)), set(triples))
+            if change:
+                self._store.update(change)
         self._written()
 
     def add_to_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
@@ -190,6 +189,30 @@ class EmbeddedStore:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _replacement(graph: NamedNode, old: set[Triple], new: set[Triple]) -> str:
+    """The update that turns `old` into `new`: only the difference when it is small (a
+    re-upload with a few rows edited parses and writes that much), else drop and insert.
+    Blank nodes cannot be matched across parses, nor stand in DELETE DATA: drop and insert."""
+    removed, added = old - new, new - old
+    blank = any(
+        isinstance(term, BlankNode) for t in (*removed, *added) for term in (t.subject, t.object)
+    )
+    if blank or len(removed) > len(old) // 2:
+        return f"DROP SILENT GRAPH {graph} ;\n" + _insert(graph, new)
+    operations = [f"DELETE DATA {{ GRAPH {graph} {{\n{_lines(removed)}}} }}"] if removed else []
+    if added:
+        operations.append(_insert(graph, added))
+    return " ;\n".join(operations)  # "" when nothing changed
+
+
+def _insert(graph: NamedNode, triples: Iterable[Triple]) -> str:
+    return f"INSERT DATA {{ GRAPH {graph} {{\n{_lines(triples)}}} }}"
+
+
+def _lines(triples: Iterable[Triple]) -> str:
+    return "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
 
 
 def _take_lock(path: Path) -> IO[str]:

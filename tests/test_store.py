@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pyoxigraph import Literal, NamedNode, RdfFormat, Triple, parse
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, parse
 
 from citytools.errors import StoreBusy
 from citytools.service.store import EmbeddedStore
@@ -107,4 +107,31 @@ def test_memory_store_has_no_lock(tmp_path: Path) -> None:
     store = EmbeddedStore(None)
     store.replace_graph(G, triples(3))
     assert store.quad_count() == 3
+    store.close()
+
+
+def test_replace_writes_only_the_difference_and_keeps_the_rest(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store")
+    graph = NamedNode("https://example.org/g")
+    first = triples(1000)
+    store.replace_graph(graph, first)
+    edited = [*first[:-2], *triples(3, prefix="new")]  # 2 removed, 3 added
+    store.replace_graph(graph, edited)
+    assert set(store.graph_triples(graph)) == set(edited)
+    version = store.version
+    store.replace_graph(graph, edited)  # nothing changed: still one write, same content
+    assert store.version == version + 1
+    assert set(store.graph_triples(graph)) == set(edited)
+    store.replace_graph(graph, triples(10, prefix="other"))  # mostly different: drop + insert
+    assert set(store.graph_triples(graph)) == set(triples(10, prefix="other"))
+    store.close()
+
+
+def test_replace_with_blank_nodes_drops_and_inserts(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store")
+    graph = NamedNode("https://example.org/g")
+    p = NamedNode("https://example.org/p")
+    store.replace_graph(graph, [Triple(BlankNode(), p, Literal("a"))])
+    store.replace_graph(graph, [Triple(BlankNode(), p, Literal("b"))])
+    assert [t.object for t in store.graph_triples(graph)] == [Literal("b")]
     store.close()
