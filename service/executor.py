@@ -87,6 +87,7 @@ class ProcessExecutor:
         self._workers: set[_Worker] = set()
         self._idle: deque[_Worker] = deque()
         self._reaping: set[asyncio.Task[None]] = set()
+        self._waiting: deque[asyncio.Future[_Worker]] = deque()
         self._closed = False
         self._snapshots.take(self._gate.version)
         self._top_up()
@@ -104,11 +105,14 @@ class ProcessExecutor:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
-        async with self._gate.writing():
-            try:
-                yield
-            finally:  # still holding queries off: they will open this checkpoint
-                await asyncio.to_thread(self._snapshots.take, self._gate.version + 1)
+        try:
+            async with self._gate.writing():
+                try:
+                    yield
+                finally:  # still holding queries off: they will open this checkpoint
+                    await asyncio.to_thread(self._snapshots.take, self._gate.version + 1)
+        finally:
+            self._dispatch()  # the queries held off meanwhile
 
     def health(self) -> dict[str, object]:
         alive = [w for w in self._workers if w.process.exitcode is None]
@@ -145,6 +149,10 @@ class ProcessExecutor:
             return
         self._closed = True
         self._gate.changed.notify()
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_exception(CityToolsError("the query executor is closed"))
+        self._waiting.clear()
         workers, idle = list(self._workers), set(self._idle)
         self._workers.clear()
         self._idle.clear()
@@ -161,16 +169,47 @@ class ProcessExecutor:
         self._snapshots.remove()
 
     async def _acquire(self, deadline: float, timeout: float) -> _Worker:
-        while True:
-            if self._closed:
-                raise CityToolsError("the query executor is closed")
-            if not self._gate.writer:
-                worker = self._take_idle()
-                if worker is not None:
-                    self._gate.readers += 1
-                    return worker
-            if not await self._gate.changed.wait(deadline):
-                raise not_started(timeout)
+        """An idle worker now, or the first one released to this request: waiting requests
+        are served in arrival order and a release wakes only the one it serves."""
+        if self._closed:
+            raise CityToolsError("the query executor is closed")
+        worker = None if self._waiting else self._lend()
+        if worker is not None:
+            return worker
+        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except BaseException as exc:  # the deadline passed, or the request was cancelled
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+            elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._gate.leave()  # it was handed a worker just too late: pass it on
+                self._release(waiter.result())
+            if isinstance(exc, TimeoutError):
+                raise not_started(timeout) from None
+            raise
+
+    def _lend(self) -> _Worker | None:
+        """An idle worker counted as a reader, unless a write holds queries off."""
+        if self._gate.writer or self._closed:
+            return None
+        worker = self._take_idle()
+        if worker is not None:
+            self._gate.readers += 1
+        return worker
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to the requests waiting for one, first come first served."""
+        while self._waiting:
+            if self._waiting[0].done():  # cancelled while queued
+                self._waiting.popleft()
+                continue
+            worker = self._lend()
+            if worker is None:
+                return
+            self._waiting.popleft().set_result(worker)
 
     def _take_idle(self) -> _Worker | None:
         """An idle worker, booted ones first; dead ones are dropped and replaced."""
@@ -215,11 +254,9 @@ class ProcessExecutor:
         if not booted:
             self._release(worker)
             raise not_started(timeout)
-        loop = asyncio.get_running_loop()
         try:
-            reply = await asyncio.wait_for(
-                self._exchange(worker, request), max(deadline - loop.time(), 0)
-            )
+            async with asyncio.timeout_at(deadline):  # no task per query, unlike wait_for
+                reply = await self._exchange(worker, request)
         except TimeoutError:
             await self._kill(worker)
             raise timed_out(timeout) from None
@@ -245,6 +282,7 @@ class ProcessExecutor:
             return
         self._idle.appendleft(worker)  # most recently used first: its caches are warm
         self._gate.changed.notify()
+        self._dispatch()
 
     def _kill(self, worker: _Worker) -> asyncio.Task[None]:
         """SIGKILL the worker and start its replacement now; the task reaps it."""
@@ -283,6 +321,8 @@ class ProcessExecutor:
             self._workers.add(worker := _Worker(process, parent))
             self._idle.append(worker)
             self._gate.changed.notify()
+        if self._waiting:
+            self._dispatch()
 
 
 class InlineExecutor:

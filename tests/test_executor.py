@@ -452,3 +452,56 @@ def test_close_leaves_no_child_processes(store_path: Path, writer: Store) -> Non
     pids = run_async(scenario())
     assert children() == before
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_waiting_queries_are_served_in_arrival_order(writer: Store, store_path: Path) -> None:
+    async def scenario() -> tuple[list[int], dict[str, object]]:
+        single = ProcessExecutor(writer, store_path / "fifo", workers=1, settings=settings())
+        try:
+            assert await single.ready(60)
+            busy = asyncio.create_task(single.run(QueryRequest(SLOW), timeout=20))
+            await asyncio.sleep(0.05)
+            finished: list[int] = []
+
+            async def small(number: int) -> None:
+                await single.run(QueryRequest(PREFIXES + f"ASK {{ ?s ex:n {number} }}"), timeout=20)
+                finished.append(number)
+
+            queued = []
+            for number in range(6):
+                queued.append(asyncio.create_task(small(number)))
+                await asyncio.sleep(0.01)  # each arrives after the one before
+            await asyncio.gather(busy, *queued)
+            return finished, single.health()
+        finally:
+            await single.close()
+
+    finished, health = run_async(scenario())
+    assert finished == list(range(6))
+    assert health["busy"] == 0
+
+
+def test_a_queued_query_past_its_deadline_gives_its_turn_back(
+    writer: Store, store_path: Path
+) -> None:
+    async def scenario() -> tuple[bool, dict[str, object]]:
+        single = ProcessExecutor(writer, store_path / "queued", workers=1, settings=settings())
+        try:
+            assert await single.ready(60)
+            busy = asyncio.create_task(single.run(QueryRequest(SLOW), timeout=20))
+            await asyncio.sleep(0.05)
+            with pytest.raises(QueryTimeout, match=r"not started within 0\.1 s"):
+                await single.run(QueryRequest("ASK {}"), timeout=0.1)
+            cancelled = asyncio.create_task(single.run(QueryRequest("ASK {}"), timeout=20))
+            await asyncio.sleep(0.05)
+            cancelled.cancel()  # a client that went away while queued
+            await busy
+            answer = await single.run(QueryRequest(PREFIXES + "ASK { ?s ex:n 1 }"), timeout=5)
+            return json.loads(answer.body)["boolean"], single.health()
+        finally:
+            await single.close()
+
+    answered, health = run_async(scenario())
+    assert answered is True
+    assert health["busy"] == 0
+    assert health["workers"] == 1
