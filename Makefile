@@ -35,8 +35,13 @@ unit: install
 
 test: lint typecheck unit
 
+# Benchmarks (docs/benchmarks.md): the bench extra and wrk, then both families on 127.0.0.1,
+# about 15 minutes on 2 cores. `make bench BENCH_ARGS=--quick` for a short run.
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info citytools-data citytools-demo-data
