@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
 
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, Store, Triple
+from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, QuerySolutions, Store, Triple
 
 from citytools import vocab as v
 from citytools.errors import ValidationFailed
@@ -86,16 +86,19 @@ class Ingestor:
         """
         target = graph or self.default_graph_for(source)
         kind = detect_kind(source.data, source=source.name, kind=source.kind)
-        if self._stored_facts(target) == {v.CHECKSUM: source.checksum, v.INPUT_KIND: kind}:
+        held = list(self.store.graph_triples(target)) if self.store.has_graph(target) else []
+        stored = [t for t in held if t.subject != target]  # without its provenance
+        if _facts(target, held) == {v.CHECKSUM: source.checksum, v.INPUT_KIND: kind}:
             # The graph holds just this file, read as this kind: nothing to do.
-            return LoadOutcome(target, self._count(target), ValidationReport(), unchanged=True)
+            return LoadOutcome(target, len(held), ValidationReport(), unchanged=True)
         on_stage("parse")
         parsed = self.parse(source)
         triples = parsed.triples
         checksum = source.checksum
-        stored = self._stored_data(target)
         focus = None
         if stored and replace:  # a reload: what changed, and what points to it
+            # Compared as stored ("27900.00" is kept as "27900"), or every decimal differs.
+            triples = canonical(triples)
             focus = changed_focus(set(stored), set(triples))
         elif stored:  # the graph now holds more than the file: its checksum is of the content
             triples = canonical([*stored, *triples])
@@ -112,24 +115,13 @@ class Ingestor:
         self.store.replace_graph(target, [*triples, *provenance])
         return LoadOutcome(target, self._count(target), report, unchanged=False)
 
-    def _stored_data(self, graph: NamedNode) -> list[Triple]:
-        """The graph's triples without its provenance (the statements about the graph)."""
-        if not self.store.has_graph(graph):
-            return []
-        return [t for t in self.store.graph_triples(graph) if t.subject != graph]
-
-    def _stored_facts(self, graph: NamedNode) -> dict[NamedNode, str]:
-        """The graph's recorded checksum and input kind (empty for a new graph)."""
-        if not self.store.has_graph(graph):
-            return {}
-        return {
-            t.predicate: str(getattr(t.object, "value", t.object))
-            for t in self.store.graph_triples(graph)
-            if t.subject == graph and t.predicate in (v.CHECKSUM, v.INPUT_KIND)
-        }
-
     def _count(self, graph: NamedNode) -> int:
-        return sum(1 for _ in self.store.graph_triples(graph))
+        result = self.store.query(
+            f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
+        )
+        assert isinstance(result, QuerySolutions)
+        count = next(iter(result))["n"]
+        return int(count.value) if isinstance(count, Literal) else 0
 
     def _provenance(
         self, graph: NamedNode, source: Source, kind: str, data_triples: int, checksum: str
@@ -152,6 +144,15 @@ class Ingestor:
             ),
         ]
         return [Triple(graph, p, o) for p, o in facts]
+
+
+def _facts(graph: NamedNode, triples: Iterable[Triple]) -> dict[NamedNode, str]:
+    """A source graph's recorded checksum and input kind."""
+    return {
+        t.predicate: str(getattr(t.object, "value", t.object))
+        for t in triples
+        if t.subject == graph and t.predicate in (v.CHECKSUM, v.INPUT_KIND)
+    }
 
 
 def content_checksum(triples: Iterable[Triple]) -> str:
