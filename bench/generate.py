@@ -39,36 +39,12 @@ from citytools.demo.catalogue import (
     VENDORS,
     ServiceArea,
 )
+from citytools.loaders import inventory, projects
 from citytools.resources import reference_file
 
-INVENTORY_COLUMNS = (
-    "authority",
-    "service_area",
-    "lgsl",
-    "function",
-    "system",
-    "manufacturer",
-    "supplier",
-    "contract_start",
-    "contract_end",
-    "annual_cost_gbp",
-    "hosting",
-    "standards",
-    "satisfaction",
-    "in_house_skill",
-)
-PROJECT_COLUMNS = (
-    "project",
-    "lead_authority",
-    "partners",
-    "status",
-    "start",
-    "end",
-    "systems",
-    "standards",
-    "url",
-    "description",
-)
+# The generator writes exactly the columns the loaders read.
+INVENTORY_COLUMNS = inventory.COLUMNS
+PROJECT_COLUMNS = projects.COLUMNS
 
 CITY_OF_LONDON = "E09000001"
 _FIRST_YEAR, _LAST_YEAR = 2018, 2031
