@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.responses import Response
 
 from citytools.service.execution import QueryExecutor
-from citytools.service.http_cache import ResponseCache
+from citytools.service.http_cache import (
+    CacheKey,
+    ResponseCache,
+    Validators,
+    not_modified,
+    not_modified_response,
+)
 from citytools.service.http_metrics import Metrics
 from citytools.service.ingest import Ingestor
 from citytools.service.store import GraphStore
@@ -32,6 +39,17 @@ class AppContext:
     cache: ResponseCache
     # Serialises writers, so an update's validated plan is still true when it is applied.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def revalidate(
+        self, request: Request, key: CacheKey, *, conditional: bool = True
+    ) -> tuple[int, Validators, Response | None]:
+        """The store version and validators for `key`, and a 304 when the client's copy
+        (If-None-Match / If-Modified-Since) is still current."""
+        version, validators = self.cache.validators(key)
+        if conditional and not_modified(request, validators):
+            self.metrics.cache_hits.inc()
+            return version, validators, not_modified_response(validators)
+        return version, validators, None
 
 
 def context_of(request: Request) -> AppContext:

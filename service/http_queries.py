@@ -30,8 +30,6 @@ from citytools.service.http_body import Params, single
 from citytools.service.http_cache import (
     CachedAnswer,
     CacheKey,
-    not_modified,
-    not_modified_response,
     validator_headers,
 )
 from citytools.service.http_deps import AppContext, context_of
@@ -131,10 +129,9 @@ def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -
             json.dumps(request_data.substitutions, sort_keys=True),
             wanted,
         )
-        version, validators = ctx.cache.validators(key)
-        if not_modified(request, validators):
-            ctx.metrics.cache_hits.inc()
-            return not_modified_response(validators)
+        version, validators, unchanged = ctx.revalidate(request, key)
+        if unchanged is not None:
+            return unchanged
         headers = validator_headers(validators)
         if wanted == HTML:
             answer = await _answer(ctx, version, (*key, "json"), request_data)

@@ -33,8 +33,6 @@ from citytools.service.http_body import (
 from citytools.service.http_cache import (
     CachedAnswer,
     CacheKey,
-    not_modified,
-    not_modified_response,
     validator_headers,
 )
 from citytools.service.http_deps import AppContext, context_of
@@ -157,10 +155,9 @@ async def _answer(
         " ".join(named_graphs) if dataset_given else "*",
         *formats.key(),
     )
-    version, validators = ctx.cache.validators(key)
-    if conditional and not_modified(request, validators):
-        ctx.metrics.cache_hits.inc()
-        return not_modified_response(validators)
+    version, validators, unchanged = ctx.revalidate(request, key, conditional=conditional)
+    if unchanged is not None:
+        return unchanged
     cached = ctx.cache.get(version, key)
     fresh = True
     if cached is None:
@@ -215,10 +212,9 @@ async def _service_description(request: Request, ctx: AppContext, params: Params
         raise _not_acceptable("the service description (RDF)", conneg.GRAPHS)
     endpoint = str(request.url.replace(query=None, fragment=None))
     key: CacheKey = ("service-description", endpoint, offer.name)
-    version, validators = ctx.cache.validators(key)
-    if not_modified(request, validators):
-        ctx.metrics.cache_hits.inc()
-        return not_modified_response(validators)
+    version, validators, unchanged = ctx.revalidate(request, key)
+    if unchanged is not None:
+        return unchanged
     cached = ctx.cache.get(version, key)
     if cached is None:
         federation = bool(ctx.settings.federation_endpoints)

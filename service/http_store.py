@@ -37,8 +37,6 @@ from citytools.service.http_body import Params, single
 from citytools.service.http_cache import (
     CachedAnswer,
     CacheKey,
-    not_modified,
-    not_modified_response,
     validator_headers,
 )
 from citytools.service.http_deps import AppContext, Context
@@ -86,10 +84,9 @@ async def store_get(request: Request, ctx: Context) -> Response:
         raise NotFound(f"no graph <{target.value}> in the store")
     name = target.value if isinstance(target, NamedNode) else str(target)
     key: CacheKey = ("store", name, offer.name)
-    version, validators = ctx.cache.validators(key)
-    if not_modified(request, validators):
-        ctx.metrics.cache_hits.inc()
-        return not_modified_response(validators)
+    version, validators, unchanged = ctx.revalidate(request, key)
+    if unchanged is not None:
+        return unchanged
     cached = ctx.cache.get(version, key)
     if cached is None:
         body = await anyio.to_thread.run_sync(partial(_serialise, ctx.store, target, offer))
