@@ -27,7 +27,7 @@ StoreOption = Annotated[
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print `message` as one line (parser messages can hold newlines) and exit with `code`."""
-    err.print(f"[bold red]error:[/] {' '.join(message.split())}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {' '.join(message.split())}", highlight=False)
     return typer.Exit(code)
 
 

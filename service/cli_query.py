@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -54,11 +55,8 @@ def run(
         if params:
             raise ValueError("--param goes with a saved query NAME, not with --sparql")
         request = QueryRequest(sparql=sparql or "")
-    request = QueryRequest(
-        sparql=request.sparql,
-        substitutions=request.substitutions,
-        solutions_format=SOLUTION_TYPES[fmt],
-        max_results=settings.max_results,
+    request = replace(
+        request, solutions_format=SOLUTION_TYPES[fmt], max_results=settings.max_results
     )
     return evaluate(store.raw, request, settings.federation_endpoints)
 

@@ -290,6 +290,7 @@ class ProcessExecutor:
         worker.sock.close()
         self._workers.discard(worker)
         self._top_up()
+        self._dispatch()  # the replacement may serve a waiting request
         task = asyncio.ensure_future(_reap(worker.process))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
@@ -321,8 +322,6 @@ class ProcessExecutor:
             self._workers.add(worker := _Worker(process, parent))
             self._idle.append(worker)
             self._gate.changed.notify()
-        if self._waiting:
-            self._dispatch()
 
 
 class InlineExecutor:
