@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     query_workers: int = Field(
         2, ge=1, description="Worker processes that evaluate queries (each killable at timeout)"
     )
+    inline_queries: bool = Field(
+        True,
+        description="Answer queries whose worst case is provably small in the HTTP process",
+    )
     federation_allow: str = Field("", description="Space-separated endpoints SERVICE may call")
     cors_origins: str = Field("", description="Space- or comma-separated origins allowed by CORS")
 

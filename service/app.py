@@ -6,7 +6,8 @@ on shutdown closes what it opened. Routes reach all of it through
 `http_deps.Context`.
 
 Middleware, outermost first: request observer (JSON log line + metrics) → CORS
-(only when `CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes.
+(only when `CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes; `GET /sparql`
+is answered in front of all of it (`http_front.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from citytools.service.execution import QueryExecutor
 from citytools.service.executor import ProcessExecutor
 from citytools.service.http_cache import ResponseCache
 from citytools.service.http_deps import AppContext
+from citytools.service.http_front import FrontedApp
 from citytools.service.http_metrics import Metrics
 from citytools.service.http_middleware import BodyLimit, Observer
 from citytools.service.http_queries import queries_router
@@ -105,7 +107,8 @@ def create_app(
                 await backend_executor.close()
                 backend_store.close()
 
-    app = FastAPI(
+    app = FrontedApp(
+        metrics=metrics,
         title="City Tools Graph",
         version=__version__,
         description=DESCRIPTION,

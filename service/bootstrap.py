@@ -132,6 +132,7 @@ def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
             location.path / SNAPSHOTS_DIR,
             workers=settings.query_workers,
             settings=settings,
+            inline=settings.inline_queries,
         )
     except BaseException:
         store.close()

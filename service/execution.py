@@ -35,7 +35,8 @@ class QueryAnswer:
     body: bytes
     media_type: str
     kind: QueryKind
-    rows: int  # solutions or triples written (1 for ASK)
+    rows: int | None  # solutions or triples written (1 for ASK); None: not counted
+    # (the inline lane writes small answers whole, without counting their solutions)
     truncated: bool  # True when max_results cut the answer
 
 

@@ -5,7 +5,9 @@ stores are queried by `ProcessExecutor`: a pool of worker processes (started wit
 `spawn`: the parent runs an event loop and holds the RocksDB handle, so it is never
 forked), each holding a checkpoint of the store read-only (`snapshots.py`). A query goes
 to an idle worker over a socket; at its deadline that worker is SIGKILLed (its CPU freed
-at once), a replacement is started and `QueryTimeout` raised. Writes go through
+at once), a replacement is started and `QueryTimeout` raised. With `inline=True`, a
+query whose worst case is provably small is answered first by the inline lane
+(`inline_lane.py`), in this process, without the round trip. Writes go through
 `writing()`, a reader/writer gate: it waits for queries in flight, holds new ones, takes
 a new checkpoint once the write is done, and then bumps a version that makes every
 worker re-open (the new checkpoint) before its next query.
@@ -32,6 +34,7 @@ from pyoxigraph import Store
 from citytools.errors import CityToolsError, FederationRefused, InputError, QueryTimeout
 from citytools.service import query_worker
 from citytools.service.execution import QueryAnswer, QueryRequest
+from citytools.service.inline_lane import InlineLane
 from citytools.service.query_eval import evaluate, failure
 from citytools.service.query_gate import Gate
 from citytools.service.snapshots import Snapshots
@@ -75,11 +78,18 @@ class ProcessExecutor:
     """
 
     def __init__(
-        self, store: Store, snapshots_dir: Path, *, workers: int, settings: Settings
+        self,
+        store: Store,
+        snapshots_dir: Path,
+        *,
+        workers: int,
+        settings: Settings,
+        inline: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("a process executor needs at least one worker")
         self._snapshots = Snapshots(store, snapshots_dir)
+        self._lane = InlineLane(snapshots_dir) if inline else None
         self._size = workers
         self._allowed = settings.federation_endpoints
         self._context = multiprocessing.get_context("spawn")
@@ -93,6 +103,10 @@ class ProcessExecutor:
         self._top_up()
 
     async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
+        if self._lane is not None and not self._closed:
+            answer = self._lane.answer(request, self._gate.version)
+            if answer is not None:
+                return answer
         deadline = asyncio.get_running_loop().time() + timeout
         worker = await self._acquire(deadline, timeout)
         try:
@@ -123,6 +137,7 @@ class ProcessExecutor:
             "booted": sum(w.booted for w in alive),
             "busy": self._gate.readers,
             "store_version": self._gate.version,
+            "inline": self._lane.health() if self._lane is not None else None,
         }
 
     def pids(self) -> list[int]:
@@ -148,6 +163,8 @@ class ProcessExecutor:
         if self._closed:
             return
         self._closed = True
+        if self._lane is not None:
+            self._lane.close()
         self._gate.changed.notify()
         for waiter in self._waiting:
             if not waiter.done():

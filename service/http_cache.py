@@ -49,6 +49,7 @@ class ResponseCache:
     _bytes: int = 0
     _seen_version: int | None = None
     _modified: float = field(default_factory=lambda: float(int(time.time())))
+    _modified_text: str = ""
     hits: int = 0
 
     def _sync(self) -> int:
@@ -66,6 +67,7 @@ class ResponseCache:
         # HTTP dates have one-second resolution: step at least one second per change so
         # If-Modified-Since never mistakes a later write for the answer a client holds.
         self._modified = max(float(int(time.time())), self._modified + 1.0)
+        self._modified_text = ""
 
     def written(self) -> None:
         """Called after a write through this service."""
@@ -75,8 +77,9 @@ class ResponseCache:
         version = self._sync()
         digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).hexdigest()
         etag = f'"{self.epoch}-{version}-{digest}"'
-        modified = format_datetime(_utc(self._modified), usegmt=True)
-        return version, Validators(etag, modified)
+        if not self._modified_text:  # formatted once per store version
+            self._modified_text = format_datetime(_utc(self._modified), usegmt=True)
+        return version, Validators(etag, self._modified_text)
 
     def get(self, version: int, key: CacheKey) -> CachedAnswer | None:
         if self._sync() != version:

@@ -175,6 +175,16 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "internal-error", "internal error; see the server log")
 
 
+async def render(request: Request, exc: Exception) -> Response:
+    """The answer the installed handlers give for `exc`, for a route answered in front of
+    FastAPI's routing (`http_front.py`)."""
+    if isinstance(exc, CityToolsError):
+        return await _on_citytools_error(request, exc)
+    if isinstance(exc, HTTPException):
+        return await _on_http_exception(request, exc)
+    return await _on_unexpected(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CityToolsError, _on_citytools_error)
     app.add_exception_handler(HTTPException, _on_http_exception)

@@ -42,20 +42,24 @@ class Observer:
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = str(scope["method"])
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
-                line = {
-                    "method": method,
-                    "route": route,
-                    "path": scope.get("path", ""),
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                }
-                log.info(json.dumps(line))
+            record(self.metrics, scope, route, status, time.perf_counter() - started)
+
+
+def record(metrics: Metrics, scope: Scope, route: str, status: int, elapsed: float) -> None:
+    """The request's metrics, and its JSON log line when INFO is on."""
+    method = str(scope["method"])
+    metrics.requests.labels(method, route, str(status)).inc()
+    metrics.latency.labels(method, route).observe(elapsed)
+    if log.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
+        line = {
+            "method": method,
+            "route": route,
+            "path": scope.get("path", ""),
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+        }
+        log.info(json.dumps(line))
 
 
 class BodyLimit:

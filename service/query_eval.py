@@ -13,6 +13,7 @@ from pyoxigraph import (
     NamedNode,
     QueryBoolean,
     QuerySolutions,
+    QueryTriples,
     RdfFormat,
     Store,
     Triple,
@@ -33,6 +34,7 @@ from citytools.service.serialize import (
 from citytools.service.sparql_scan import tokens
 
 Term = NamedNode | BlankNode | Literal | Triple
+QueryResult = QuerySolutions | QueryBoolean | QueryTriples
 Dataset = dict[str, list[NamedNode] | bool | None]
 
 
@@ -42,20 +44,7 @@ def evaluate(store: Store, request: QueryRequest, allowed: frozenset[str]) -> Qu
     solutions_fmt = solutions_format(request.solutions_format)
     graph_fmt = graph_format(request.graph_format)
     check_services(request.sparql, allowed, request.base_iri)
-    substitutions = {
-        _variable(name): term_of(name, text) for name, text in request.substitutions.items()
-    }
-    try:
-        result = store.query(
-            request.sparql,
-            base_iri=request.base_iri,
-            substitutions=substitutions or None,
-            **_dataset(request),  # type: ignore[arg-type]
-        )
-    except SyntaxError as exc:
-        raise InputError(f"malformed SPARQL query: {exc}") from None
-    except (RuntimeError, ValueError) as exc:  # e.g. a substituted variable not projected
-        raise InputError(f"the query cannot run as asked: {exc}") from None
+    result = _query(store, request, reads_from=_has_from(request.sparql))
     kind: QueryKind
     try:
         if isinstance(result, QueryBoolean):
@@ -73,6 +62,37 @@ def evaluate(store: Store, request: QueryRequest, allowed: frozenset[str]) -> Qu
     # be dropped on the thread that made them, and the error may travel to another.
     del result
     raise error
+
+
+def evaluate_small(store: Store, request: QueryRequest, *, reads_from: bool) -> QueryAnswer:
+    """The answer of a SELECT, ASK or CONSTRUCT known to fit `max_results` (the inline
+    lane's): solutions are serialised whole, uncounted; the query has been read, so it
+    calls no SERVICE and whether it has FROM is known."""
+    result = _query(store, request, reads_from=reads_from)
+    if isinstance(result, QuerySolutions | QueryBoolean):
+        fmt = solutions_format(request.solutions_format)
+        kind: QueryKind = "select" if isinstance(result, QuerySolutions) else "ask"
+        body = result.serialize(format=fmt) or b""
+        return QueryAnswer(body, fmt.media_type, kind, None, False)
+    written = write_triples(result, graph_format(request.graph_format), request.max_results)
+    return QueryAnswer(written.body, written.media_type, "construct", written.rows, False)
+
+
+def _query(store: Store, request: QueryRequest, *, reads_from: bool) -> QueryResult:
+    substitutions = {
+        _variable(name): term_of(name, text) for name, text in request.substitutions.items()
+    }
+    try:
+        return store.query(
+            request.sparql,
+            base_iri=request.base_iri,
+            substitutions=substitutions or None,
+            **_dataset(request, reads_from),  # type: ignore[arg-type]
+        )
+    except SyntaxError as exc:
+        raise InputError(f"malformed SPARQL query: {exc}") from None
+    except (RuntimeError, ValueError) as exc:  # e.g. a substituted variable not projected
+        raise InputError(f"the query cannot run as asked: {exc}") from None
 
 
 def failure(exc: Exception) -> CityToolsError:
@@ -103,13 +123,13 @@ def _variable(name: str) -> Variable:
         raise InputError(f"{name!r} is not a SPARQL variable name") from None
 
 
-def _dataset(request: QueryRequest) -> Dataset:
+def _dataset(request: QueryRequest, reads_from: bool) -> Dataset:
     """Protocol graphs when given; else the query's own FROM; else the union of every
     named graph (pyoxigraph ignores FROM when asked for the union)."""
     named = _iris(request.named_graphs)
     if request.default_graph is not None:
         return {"default_graph": _iris(request.default_graph), "named_graphs": named}
-    if _has_from(request.sparql):
+    if reads_from:
         return {"named_graphs": named}
     return {"use_default_graph_as_union": True, "named_graphs": named}
 

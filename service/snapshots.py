@@ -24,6 +24,11 @@ def snapshot_path(directory: Path, version: int) -> Path:
     return directory / f"v{version}"
 
 
+def stats_path(directory: Path, version: int) -> Path:
+    """Where the inline lane keeps the checkpoint's statistics (`inline_lane.py`)."""
+    return directory / f"v{version}.stats.json"
+
+
 class Snapshots:
     def __init__(self, store: Store, directory: Path) -> None:
         self._store = store
@@ -32,13 +37,18 @@ class Snapshots:
         directory.mkdir(parents=True)
 
     def take(self, version: int) -> Path:
-        """A checkpoint of the store as it is now, for `version`; older ones are removed."""
+        """A checkpoint of the store as it is now, for `version`; older ones (and their
+        statistics) are removed."""
         target = snapshot_path(self.directory, version)
         shutil.rmtree(target, ignore_errors=True)
         self._store.backup(str(target))
         for old in self.directory.iterdir():
-            if old != target:
+            if old == target:
+                continue
+            if old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
         return target
 
     def remove(self) -> None:

@@ -234,3 +234,29 @@ def test_one_json_log_line_per_request(
     line = lines[0]
     assert (line["method"], line["route"], line["status"]) == ("PUT", "/store", 201)
     assert line["ms"] > 0
+
+
+def test_sparql_answers_carry_cors_headers_for_the_configured_origin(client: TestClient) -> None:
+    query = {"query": "ASK { ?s ?p ?o }"}
+    allowed = client.get("/sparql", params=query, headers={"Origin": "https://dash.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
+    assert "ETag" in allowed.headers["access-control-expose-headers"]
+    plain = client.get("/sparql", params=query)  # no Origin: answered in front of routing
+    assert plain.status_code == 200
+    assert plain.content == allowed.content
+    assert "access-control-allow-origin" not in plain.headers
+
+
+def test_a_sparql_get_answered_in_front_is_logged_and_its_errors_keep_their_shape(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="citytools.http"):
+        bad = client.get("/sparql", params={"query": "SELECT * WHERE {"})
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "malformed-input"
+    assert bad.json()["message"].startswith("malformed SPARQL query")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "citytools.http"]
+    assert [(line["method"], line["route"], line["status"]) for line in lines] == [
+        ("GET", "/sparql", 400)
+    ]

@@ -1,0 +1,123 @@
+"""The inline lane: a query whose worst case is provably small is answered in the HTTP
+process, without the round trip to a worker process.
+
+Evaluation in the HTTP process cannot be stopped (pyoxigraph has no cancellation), so the
+lane takes a query only when its shape (`query_shape.py`) and the store's statistics
+(`query_cost.py`) bound its work below `BUDGET_US` whatever plan the engine picks, and its
+answer within `max_results`: a lookup by IRI, the triples of one resource, a join
+anchored on a constant. Such a query can hold the event loop for at most about that long;
+anything else goes to the killable workers, as before.
+
+The lane reads the checkpoint of the current store version, the one the workers read,
+and only with the statistics of that very checkpoint: figures from another version could
+let a query through that the new data make costly. After a write the lane stays shut
+until the new checkpoint's statistics exist; the first process that needs them computes
+them in a background thread (a lock file keeps the others from doing the same work) and
+saves them beside the checkpoint, where every process of the service finds them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import Store
+
+from citytools.service.execution import QueryAnswer, QueryRequest
+from citytools.service.query_cost import StoreStats, cost_of
+from citytools.service.query_eval import evaluate_small
+from citytools.service.query_shape import shape_of
+from citytools.service.snapshots import snapshot_path, stats_path
+
+BUDGET_US = 100_000.0  # the most a query answered inline may cost by its bound: 0.1 s
+RETRY_SECONDS = 0.25  # between attempts to open a version whose statistics are not ready
+STALE_LOCK_SECONDS = 300.0  # a lock this old was left by a process that died computing
+
+
+@dataclass(frozen=True)
+class _View:
+    version: int
+    store: Store
+    stats: StoreStats
+
+
+class InlineLane:
+    def __init__(self, snapshots: Path) -> None:
+        self._snapshots = snapshots
+        self._view: _View | None = None
+        self._opening: int | None = None  # the version a background thread is opening
+        self._next_try = 0.0
+        self.answered = 0
+
+    def answer(self, request: QueryRequest, version: int) -> QueryAnswer | None:
+        """The answer, if this query is cheap enough to give here; None sends it to a worker."""
+        view = self._view
+        if view is None or view.version != version:
+            self._open(version)
+            return None
+        shape = shape_of(request.sparql)
+        if shape is None:
+            return None
+        cost = cost_of(shape, view.stats)
+        if cost.microseconds > BUDGET_US or cost.rows > request.max_results:
+            return None
+        answer = evaluate_small(view.store, request, reads_from=shape.template.reads_from)
+        self.answered += 1
+        return answer
+
+    def health(self) -> dict[str, object]:
+        view = self._view
+        return {
+            "open": view is not None,
+            "version": view.version if view else None,
+            "answered": self.answered,
+        }
+
+    def close(self) -> None:
+        self._view = None
+
+    def _open(self, version: int) -> None:
+        """Start opening `version` in the background, unless that is under way or failed
+        just now (its checkpoint or statistics are not there yet)."""
+        if self._opening is not None or time.monotonic() < self._next_try:
+            return
+        self._opening = version
+        threading.Thread(target=self._load, args=(version,), daemon=True).start()
+
+    def _load(self, version: int) -> None:
+        try:
+            store = Store.read_only(str(snapshot_path(self._snapshots, version)))
+            stats = _statistics(store, stats_path(self._snapshots, version))
+        except (OSError, RuntimeError, ValueError):  # gone (a newer write), or being made
+            self._next_try = time.monotonic() + RETRY_SECONDS
+        else:
+            if stats is None:
+                self._next_try = time.monotonic() + RETRY_SECONDS
+            else:
+                self._view = _View(version, store, stats)
+        finally:
+            self._opening = None
+
+
+def _statistics(store: Store, path: Path) -> StoreStats | None:
+    """The checkpoint's statistics: read from `path`, or computed and saved there by the
+    one process that wins the lock file; None while another process computes them."""
+    if path.exists():
+        return StoreStats.load(path)
+    lock = path.with_suffix(".lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+            lock.unlink(missing_ok=True)
+        return None
+    try:
+        stats = StoreStats.of(store)
+        stats.save(path)
+        return stats
+    finally:
+        os.close(fd)
+        lock.unlink(missing_ok=True)

@@ -1,0 +1,179 @@
+"""The inline lane in front of the worker processes: cheap queries are answered in this
+process (even while every worker is busy), costly ones still go to a worker that is
+killed at the deadline, and after a write the lane answers only from the new data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyoxigraph import Literal, NamedNode, Quad, Store
+
+from citytools.errors import QueryTimeout
+from citytools.service.execution import QueryRequest
+from citytools.service.executor import ProcessExecutor
+from citytools.service.inline_lane import STALE_LOCK_SECONDS, InlineLane
+from citytools.service.snapshots import Snapshots, snapshot_path, stats_path
+from citytools.settings import Settings
+
+EX = "http://example.org/"
+G = NamedNode(EX + "graph/things")
+LABEL = NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+N = NamedNode(EX + "n")
+PREFIXES = f"PREFIX ex: <{EX}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+# 60 things to the 4th power: ~13 million rows to count, seconds of work.
+SLOW = (
+    PREFIXES + "SELECT (COUNT(*) AS ?c) WHERE { ?a ex:n ?b . ?c ex:n ?d . ?e ex:n ?f . ?g ex:n ?h }"
+)
+RUNAWAY = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+
+
+def thing(i: int) -> NamedNode:
+    return NamedNode(f"{EX}thing/{i}")
+
+
+def lookup(i: int) -> str:
+    return PREFIXES + f"SELECT ?label WHERE {{ <{EX}thing/{i}> rdfs:label ?label }}"
+
+
+def label(answer_body: bytes) -> list[str]:
+    rows: list[dict[str, Any]] = json.loads(answer_body)["results"]["bindings"]
+    return [row["label"]["value"] for row in rows]
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Store:
+    store = Store(str(tmp_path / "store"))
+    store.extend(Quad(thing(i), LABEL, Literal(f"Thing {i}"), G) for i in range(60))
+    store.extend(Quad(thing(i), N, Literal(i), G) for i in range(60))
+    store.flush()
+    return store
+
+
+@pytest.fixture
+def pool(writer: Store, tmp_path: Path) -> Iterator[ProcessExecutor]:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    executor = ProcessExecutor(
+        writer, tmp_path / "snapshots", workers=2, settings=settings, inline=True
+    )
+    assert asyncio.run(executor.ready(60))
+    yield executor
+    asyncio.run(executor.close())
+
+
+def lane_of(pool: ProcessExecutor) -> dict[str, Any]:
+    found: dict[str, Any] = pool.health()["inline"]  # type: ignore[assignment]
+    return found
+
+
+async def until_open(pool: ProcessExecutor, version: int) -> None:
+    """Ask until the lane has opened `version` (its statistics take a moment)."""
+    deadline = time.monotonic() + 30
+    while lane_of(pool)["version"] != version:
+        assert time.monotonic() < deadline, lane_of(pool)
+        await pool.run(QueryRequest(lookup(0)), timeout=10)
+        await asyncio.sleep(0.05)
+
+
+def test_a_lookup_is_answered_inline_once_the_statistics_are_ready(
+    pool: ProcessExecutor, tmp_path: Path
+) -> None:
+    async def scenario() -> tuple[list[str], int]:
+        await until_open(pool, 0)
+        before = lane_of(pool)["answered"]
+        answer = await pool.run(QueryRequest(lookup(7)), timeout=10)
+        return label(answer.body), lane_of(pool)["answered"] - before
+
+    labels, answered = asyncio.run(scenario())
+    assert labels == ["Thing 7"]
+    assert answered == 1
+    assert stats_path(tmp_path / "snapshots", 0).exists()
+
+
+def test_lookups_are_answered_while_every_worker_is_busy(pool: ProcessExecutor) -> None:
+    async def scenario() -> tuple[list[list[str]], float, bool]:
+        await until_open(pool, 0)
+        busy = [asyncio.create_task(pool.run(QueryRequest(SLOW), timeout=3)) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both workers are counting now
+        started = time.perf_counter()
+        answers = [await pool.run(QueryRequest(lookup(i)), timeout=10) for i in range(5)]
+        elapsed = time.perf_counter() - started
+        still_busy = not any(task.done() for task in busy)
+        for task in busy:
+            task.cancel()
+        await asyncio.gather(*busy, return_exceptions=True)
+        return [label(a.body) for a in answers], elapsed, still_busy
+
+    labels, elapsed, still_busy = asyncio.run(scenario())
+    assert labels == [[f"Thing {i}"] for i in range(5)]
+    assert still_busy
+    assert elapsed < 1.0
+
+
+def test_a_costly_query_still_goes_to_a_worker_and_is_stopped(pool: ProcessExecutor) -> None:
+    async def scenario() -> tuple[float, int]:
+        await until_open(pool, 0)
+        before = lane_of(pool)["answered"]
+        started = time.perf_counter()
+        with pytest.raises(QueryTimeout):
+            await pool.run(QueryRequest(RUNAWAY), timeout=0.5)
+        return time.perf_counter() - started, lane_of(pool)["answered"] - before
+
+    elapsed, answered = asyncio.run(scenario())
+    assert answered == 0
+    assert 0.5 <= elapsed < 3
+
+
+def test_after_a_write_the_lane_answers_only_from_the_new_data(
+    pool: ProcessExecutor, writer: Store, tmp_path: Path
+) -> None:
+    async def scenario() -> tuple[list[str], list[str], int]:
+        await until_open(pool, 0)
+        async with pool.writing():
+            writer.remove(Quad(thing(3), LABEL, Literal("Thing 3"), G))
+            writer.add(Quad(thing(3), LABEL, Literal("Renamed"), G))
+        first = label((await pool.run(QueryRequest(lookup(3)), timeout=10)).body)
+        await until_open(pool, 1)
+        before = lane_of(pool)["answered"]
+        inline = label((await pool.run(QueryRequest(lookup(3)), timeout=10)).body)
+        return first, inline, lane_of(pool)["answered"] - before
+
+    first, inline, answered = asyncio.run(scenario())
+    assert first == inline == ["Renamed"]
+    assert answered == 1
+    snapshots = tmp_path / "snapshots"
+    assert stats_path(snapshots, 1).exists()
+    assert not stats_path(snapshots, 0).exists()  # removed with its checkpoint
+
+
+def test_statistics_are_computed_once_and_a_dead_computers_lock_expires(
+    writer: Store, tmp_path: Path
+) -> None:
+    snapshots = tmp_path / "lane-snapshots"
+    Snapshots(writer, snapshots).take(0)
+    lock = stats_path(snapshots, 0).with_suffix(".lock")
+    lock.touch()  # another process is computing them
+    lane = InlineLane(snapshots)
+    request = QueryRequest(lookup(1))
+
+    def opened_after(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if lane.answer(request, 0) is not None:
+                return True
+            time.sleep(0.05)
+        return False
+
+    assert not opened_after(1.0)  # waits for the other process
+    old = time.time() - STALE_LOCK_SECONDS - 1
+    os.utime(lock, (old, old))  # ... which died long ago
+    assert opened_after(10.0)
+    assert stats_path(snapshots, 0).exists()
+    assert not lock.exists()
+    assert snapshot_path(snapshots, 0).is_dir()
