@@ -9,7 +9,8 @@ CityToolsError
 ├── AuthError             missing (401) or wrong (403) write token
 ├── PayloadTooLarge       body over CITYTOOLS_MAX_BODY_MB                   (HTTP 413)
 ├── QueryTimeout          evaluation passed CITYTOOLS_QUERY_TIMEOUT         (HTTP 503)
-└── StoreBusy             the embedded store is held by another process     (HTTP 503)
+├── StoreBusy             the embedded store is held by another process     (HTTP 503)
+└── PrimaryUnreachable    a replica cannot pass a write to the primary      (HTTP 503)
 """
 
 from __future__ import annotations
@@ -83,3 +84,8 @@ class QueryTimeout(CityToolsError):
 class StoreBusy(CityToolsError):
     status = 503
     code = "store-busy"
+
+
+class PrimaryUnreachable(CityToolsError):
+    status = 503
+    code = "primary-unreachable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -25,11 +26,20 @@ class Settings(BaseSettings):
     max_results: int = Field(100_000, gt=0, description="Rows an answer may hold before truncation")
     max_body_mb: float = Field(64.0, gt=0, description="Largest request body accepted, in MiB")
     query_workers: int = Field(
-        2, ge=1, description="Worker processes that evaluate queries (each killable at timeout)"
+        2,
+        ge=1,
+        description="Worker processes that evaluate queries (each killable at timeout), "
+        "per HTTP process",
+    )
+    http_workers: int = Field(
+        0, ge=0, description="HTTP processes of `serve`; 0: one per CPU core (at most 8)"
     )
     inline_queries: bool = Field(
         True,
         description="Answer queries whose worst case is provably small in the HTTP process",
+    )
+    access_log: bool = Field(
+        False, description="One JSON line per HTTP request on standard error (`serve`)"
     )
     federation_allow: str = Field("", description="Space-separated endpoints SERVICE may call")
     cors_origins: str = Field("", description="Space- or comma-separated origins allowed by CORS")
@@ -48,6 +58,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o for o in self.cors_origins.replace(",", " ").split() if o]
+
+    @property
+    def http_processes(self) -> int:
+        return self.http_workers or min(os.cpu_count() or 1, 8)
 
     @property
     def max_body_bytes(self) -> int:

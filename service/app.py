@@ -5,7 +5,8 @@ graphs on first use) unless the caller passes them, builds the ingest path, and
 on shutdown closes what it opened. Routes reach all of it through
 `http_deps.Context`.
 
-Middleware, outermost first: request observer (JSON log line + metrics) → CORS
+Middleware, outermost first: on a replica, write forwarding to the primary
+(`http_forward.py`); request observer (JSON log line + metrics) → CORS
 (only when `CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes; `GET /sparql`
 is answered in front of all of it (`http_front.py`).
 """
@@ -30,15 +31,18 @@ from citytools.service import (
     http_update,
 )
 from citytools.service.catalogue import Catalogue
+from citytools.service.cluster import Cluster, Primary, Replica
 from citytools.service.execution import QueryExecutor
 from citytools.service.executor import ProcessExecutor
 from citytools.service.http_cache import ResponseCache
 from citytools.service.http_deps import AppContext
+from citytools.service.http_forward import ForwardWrites
 from citytools.service.http_front import FrontedApp
 from citytools.service.http_metrics import Metrics
 from citytools.service.http_middleware import BodyLimit, Observer
 from citytools.service.http_queries import queries_router
 from citytools.service.store import GraphStore
+from citytools.service.versions import LocalVersions, VersionBoard
 from citytools.settings import Settings
 
 DESCRIPTION = (
@@ -66,22 +70,26 @@ def create_app(
     store: GraphStore | None = None,
     executor: QueryExecutor | None = None,
     catalogue: Catalogue | None = None,
+    role: Primary | Replica | None = None,
 ) -> FastAPI:
     """The service over `settings`; a given store/executor is used as is and not closed.
 
+    `role` makes it one process of a cluster (`cluster.py`): the primary, which starts
+    its replicas once its store is ready, or a replica over the primary's checkpoints.
     The saved queries are the shipped `queries/` unless a catalogue is given; a broken
     query file fails here, naming the file."""
     if (store is None) != (executor is None):
         raise ValueError("pass both a store and the executor that reads it, or neither")
     catalogue = catalogue if catalogue is not None else Catalogue.load(queries_dir())
-    metrics = Metrics()
+    cluster = role.cluster if role is not None else None
+    metrics = Metrics(cluster.metrics if cluster is not None else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None or executor is None
         if store is None or executor is None:
             backend_store, backend_executor = await anyio.to_thread.run_sync(
-                bootstrap.open_backend, settings
+                bootstrap.open_backend, settings, role
             )
             if isinstance(backend_executor, ProcessExecutor):  # ready = every worker booted
                 await backend_executor.ready(WORKER_BOOT_SECONDS)
@@ -98,11 +106,16 @@ def create_app(
                 executor=backend_executor,
                 ingestor=ingestor,
                 metrics=metrics,
-                cache=ResponseCache(version=lambda: backend_store.version),
+                cache=_cache(cluster, backend_store),
+                role=role,
             )
+            if isinstance(role, Primary):
+                await role.replicas.start()
             yield
         finally:
             app.state.context = None
+            if isinstance(role, Primary):
+                await role.replicas.stop()
             if owned:
                 await backend_executor.close()
                 backend_store.close()
@@ -127,4 +140,13 @@ def create_app(
             expose_headers=EXPOSED_HEADERS,
         )
     app.add_middleware(Observer, metrics=metrics)
+    if isinstance(role, Replica):  # outermost: the primary observes what it answers
+        app.add_middleware(ForwardWrites, primary=role.cluster.primary_socket)
     return app
+
+
+def _cache(cluster: Cluster | None, store: GraphStore) -> ResponseCache:
+    """Keyed by the cluster's version board, or by this store's own write count."""
+    if cluster is None:
+        return ResponseCache(LocalVersions(lambda: store.version))
+    return ResponseCache(VersionBoard(cluster.board_path), epoch=cluster.epoch)

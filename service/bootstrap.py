@@ -24,11 +24,14 @@ from citytools.errors import CityToolsError
 from citytools.loaders import reference
 from citytools.loaders.iris import Minter
 from citytools.resources import ONTOLOGY_IRI, ontology_file, shapes_file
+from citytools.service.checkpoint_store import CheckpointStore
+from citytools.service.cluster import Primary, Replica
 from citytools.service.execution import QueryExecutor
 from citytools.service.executor import ProcessExecutor
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore, GraphStore
 from citytools.service.validation import Validator
+from citytools.service.versions import VersionBoard
 from citytools.settings import Settings
 
 
@@ -113,17 +116,32 @@ def open_embedded(location: StoreLocation, settings: Settings) -> EmbeddedStore:
 SNAPSHOTS_DIR = "query-snapshots"  # inside the store directory: hard links need one filesystem
 
 
-def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
+def open_backend(
+    settings: Settings, role: Primary | Replica | None = None
+) -> tuple[GraphStore, QueryExecutor]:
     """The store named by the settings, seeded with reference data, and its query executor.
 
-    The embedded store is queried by killable worker processes that open it read-only, so
-    it is flushed before they start.
+    The embedded store is queried by killable worker processes that open checkpoints of
+    it read-only. A replica of a cluster opens no store for writing: it reads the newest
+    checkpoint the primary published (`cluster.py`).
     """
     if settings.endpoint is not None:
         raise CityToolsError(
             "the remote-endpoint backend (CITYTOOLS_ENDPOINT / --endpoint) is not available "
             "in this version; use the embedded store"
         )
+    if isinstance(role, Replica):
+        board = VersionBoard(role.cluster.board_path)
+        snapshots = role.cluster.snapshots
+        follower = ProcessExecutor(
+            None,
+            snapshots,
+            workers=settings.query_workers,
+            settings=settings,
+            inline=settings.inline_queries,
+            board=board,
+        )
+        return CheckpointStore(snapshots, board), follower
     location = StoreLocation.for_settings(settings)
     store = open_embedded(location, settings)
     try:
@@ -133,6 +151,7 @@ def open_backend(settings: Settings) -> tuple[GraphStore, QueryExecutor]:
             workers=settings.query_workers,
             settings=settings,
             inline=settings.inline_queries,
+            board=VersionBoard(role.cluster.board_path) if role is not None else None,
         )
     except BaseException:
         store.close()

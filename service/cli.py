@@ -7,8 +7,8 @@ a bad query or parameter, the store busy, a bad option).
 
 from __future__ import annotations
 
-import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +30,8 @@ from citytools.service.cli_common import (
     out,
     settings_with,
 )
+from citytools.service.cluster import Cluster, Primary, Replicas
+from citytools.service.http_middleware import configure_logging
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore
 from citytools.settings import Settings
@@ -220,6 +222,12 @@ def serve(
     ] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="HTTP processes [env CITYTOOLS_HTTP_WORKERS; default: one per CPU core]"
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP service (SPARQL endpoint, saved queries, pages) until stopped."""
     import uvicorn
@@ -231,20 +239,42 @@ def serve(
         raise fail("the remote-endpoint backend is not available in this version yet")
     location = bootstrap.StoreLocation.for_settings(settings, memory=memory)
     settings = settings.model_copy(update={"store": location.path})
+    processes = workers or settings.http_processes
+    cluster = None
     try:
         if demo:
             with opened_store(settings) as opened:
                 for graph in bootstrap.load_demo(bootstrap.build_ingestor(opened, settings)):
                     out.print(f"demo data in <{graph.value}> (illustrative)", highlight=False)
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        configure_logging(settings)
+        listener = _listen(host, port)
+        sockets = [listener]
+        role = None
+        if processes > 1:
+            cluster = Cluster.create(location.path / bootstrap.SNAPSHOTS_DIR)
+            sockets.append(cluster.listen_primary())
+            role = Primary(cluster, Replicas(processes - 1, settings, listener, cluster))
         out.print(
-            f"City Tools Graph on http://{host}:{port}/ (store: {location.path})", soft_wrap=True
+            f"City Tools Graph on http://{host}:{port}/ in {processes} HTTP process"
+            f"{'es' if processes > 1 else ''} (store: {location.path})",
+            soft_wrap=True,
         )
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 through `finally`.
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        app = create_app(settings, role=role)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
     finally:
+        if cluster is not None:
+            cluster.remove()
         location.cleanup()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made here so that every HTTP process can share it."""
+    try:
+        return socket.create_server((host, port), backlog=2048)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

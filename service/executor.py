@@ -33,11 +33,13 @@ from pyoxigraph import Store
 
 from citytools.errors import CityToolsError, FederationRefused, InputError, QueryTimeout
 from citytools.service import query_worker
+from citytools.service.checkpoint_store import READ_ONLY
 from citytools.service.execution import QueryAnswer, QueryRequest
 from citytools.service.inline_lane import InlineLane
 from citytools.service.query_eval import evaluate, failure
 from citytools.service.query_gate import Gate
 from citytools.service.snapshots import Snapshots
+from citytools.service.versions import VersionBoard
 from citytools.settings import Settings
 
 _ERRORS: dict[str, type[CityToolsError]] = {
@@ -69,8 +71,14 @@ class _Worker:
 
 class ProcessExecutor:
     """Evaluates each query in one of `workers` processes over a read-only checkpoint of
-    `store` (kept in `snapshots_dir`); a query past its deadline is stopped by SIGKILL of
+    the store (kept in `snapshots_dir`); a query past its deadline is stopped by SIGKILL of
     its worker.
+
+    The primary executor is given the `store`: it takes the checkpoints, holds queries
+    off while a write runs, and publishes each new version on `board` for the replicas
+    of a cluster (`cluster.py`). A replica's executor is given no store but `board`, and
+    follows the versions published there: its workers open whichever checkpoint is
+    current; it never writes.
 
     Workers are started with `spawn`, which imports the parent's `__main__` module in each
     of them: it must be import-safe (`if __name__ == "__main__":`), as console scripts,
@@ -79,16 +87,21 @@ class ProcessExecutor:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         snapshots_dir: Path,
         *,
         workers: int,
         settings: Settings,
         inline: bool = False,
+        board: VersionBoard | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a process executor needs at least one worker")
-        self._snapshots = Snapshots(store, snapshots_dir)
+        if store is None and board is None:
+            raise ValueError("a replica's executor follows a version board")
+        self._snapshots = Snapshots(store, snapshots_dir) if store is not None else None
+        self._directory = snapshots_dir
+        self._board = board
         self._lane = InlineLane(snapshots_dir) if inline else None
         self._size = workers
         self._allowed = settings.federation_endpoints
@@ -99,12 +112,25 @@ class ProcessExecutor:
         self._reaping: set[asyncio.Task[None]] = set()
         self._waiting: deque[asyncio.Future[_Worker]] = deque()
         self._closed = False
-        self._snapshots.take(self._gate.version)
+        if self._snapshots is not None:
+            self._snapshots.take(self._gate.version)
+            self._publish()
         self._top_up()
+
+    @property
+    def version(self) -> int:
+        """The store version queries read: the newest checkpoint's."""
+        if self._snapshots is None and self._board is not None:
+            return self._board.current()[0]
+        return self._gate.version
+
+    def _publish(self) -> None:
+        if self._snapshots is not None and self._board is not None:
+            self._board.publish(self._gate.version)
 
     async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
         if self._lane is not None and not self._closed:
-            answer = self._lane.answer(request, self._gate.version)
+            answer = self._lane.answer(request, self.version)
             if answer is not None:
                 return answer
         deadline = asyncio.get_running_loop().time() + timeout
@@ -119,13 +145,17 @@ class ProcessExecutor:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
+        snapshots = self._snapshots
+        if snapshots is None:
+            raise CityToolsError(READ_ONLY)
         try:
             async with self._gate.writing():
                 try:
                     yield
                 finally:  # still holding queries off: they will open this checkpoint
-                    await asyncio.to_thread(self._snapshots.take, self._gate.version + 1)
+                    await asyncio.to_thread(snapshots.take, self._gate.version + 1)
         finally:
+            self._publish()  # the replicas read the new checkpoint from now on
             self._dispatch()  # the queries held off meanwhile
 
     def health(self) -> dict[str, object]:
@@ -136,7 +166,7 @@ class ProcessExecutor:
             "workers": len(alive),
             "booted": sum(w.booted for w in alive),
             "busy": self._gate.readers,
-            "store_version": self._gate.version,
+            "store_version": self.version,
             "inline": self._lane.health() if self._lane is not None else None,
         }
 
@@ -183,7 +213,8 @@ class ProcessExecutor:
             if worker.process.exitcode is None:
                 worker.process.kill()
                 worker.process.join(_EXIT_GRACE)
-        self._snapshots.remove()
+        if self._snapshots is not None:
+            self._snapshots.remove()
 
     async def _acquire(self, deadline: float, timeout: float) -> _Worker:
         """An idle worker now, or the first one released to this request: waiting requests
@@ -287,7 +318,7 @@ class ProcessExecutor:
 
     async def _exchange(self, worker: _Worker, request: QueryRequest) -> tuple[object, ...]:
         loop = asyncio.get_running_loop()
-        await loop.sock_sendall(worker.sock, query_worker.pack((self._gate.version, request)))
+        await loop.sock_sendall(worker.sock, query_worker.pack((self.version, request)))
         reply = await _receive(worker.sock)
         if not isinstance(reply, tuple):
             raise EOFError("malformed reply from the query worker")
@@ -329,7 +360,7 @@ class ProcessExecutor:
             parent, child = socket.socketpair()
             process = self._context.Process(
                 target=query_worker.serve,
-                args=(child, str(self._snapshots.directory), self._allowed, self._gate.version),
+                args=(child, str(self._directory), self._allowed, self.version),
                 name="citytools-query-worker",
                 daemon=True,
             )

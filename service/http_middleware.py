@@ -17,8 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from citytools.errors import PayloadTooLarge
 from citytools.service.http_errors import error_response
 from citytools.service.http_metrics import Metrics
+from citytools.settings import Settings
 
 log = logging.getLogger("citytools.http")
+
+
+def configure_logging(settings: Settings) -> None:
+    """Messages on standard error; the JSON line per request only with CITYTOOLS_ACCESS_LOG
+    (request counts and latencies are in /metrics either way)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log.setLevel(logging.INFO if settings.access_log else logging.WARNING)
 
 
 class Observer:
@@ -49,8 +57,7 @@ class Observer:
 def record(metrics: Metrics, scope: Scope, route: str, status: int, elapsed: float) -> None:
     """The request's metrics, and its JSON log line when INFO is on."""
     method = str(scope["method"])
-    metrics.requests.labels(method, route, str(status)).inc()
-    metrics.latency.labels(method, route).observe(elapsed)
+    metrics.observe_request(method, route, status, elapsed)
     if log.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
         line = {
             "method": method,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import partial
 from typing import Protocol, runtime_checkable
 
@@ -11,7 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from citytools.report import ValidationReport
-from citytools.service.http_deps import Context
+from citytools.service.cluster import Primary, Replica
+from citytools.service.http_deps import AppContext, Context
 from citytools.service.http_errors import report_response
 from citytools.service.http_sources import read_sources
 from citytools.service.ingest import Ingestor, Source
@@ -42,6 +44,7 @@ async def health(ctx: Context) -> Response:
         "status": "unavailable" if problems else "ok",
         "store": {"open": quads is not None, "quads": quads, "version": ctx.store.version},
         "executor": workers,
+        "process": _process(ctx),
         "problems": problems,
     }
     return Response(
@@ -50,6 +53,14 @@ async def health(ctx: Context) -> Response:
         {"Cache-Control": "no-store"},
         media_type="application/json",
     )
+
+
+def _process(ctx: AppContext) -> dict[str, object]:
+    """Which process of the service answered, and (on the primary) how its replicas are."""
+    if isinstance(ctx.role, Primary):
+        return {"role": "primary", "pid": os.getpid(), "replicas": ctx.role.replicas.health()}
+    role = "replica" if isinstance(ctx.role, Replica) else "single"
+    return {"role": role, "pid": os.getpid()}
 
 
 @router.get("/metrics")

@@ -26,7 +26,7 @@ from citytools.errors import NotFound, ParameterError, QueryTimeout
 from citytools.service import conneg, query_pages
 from citytools.service.catalogue import Catalogue, SavedQuery
 from citytools.service.execution import QueryAnswer, QueryRequest
-from citytools.service.http_body import Params, single
+from citytools.service.http_body import Params, single, url_params
 from citytools.service.http_cache import (
     CachedAnswer,
     CacheKey,
@@ -60,7 +60,7 @@ def queries_router(catalogue: Catalogue) -> APIRouter:
     async def list_queries(request: Request) -> Response:
         """Every saved query with its parameters, as JSON or an HTML page."""
         root = request.scope.get("root_path", "")
-        if _wants(request, request.query_params, ("json",)) == HTML:
+        if _wants(request, url_params(request), ("json",)) == HTML:
             body = pages.render("queries.html", queries=list(catalogue), root=root)
             return Response(body, media_type=HTML_TYPE)
         listing = [
@@ -105,7 +105,7 @@ def queries_router(catalogue: Catalogue) -> APIRouter:
 def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -> Handler:
     async def run_saved_query(request: Request) -> Response:
         ctx = context_of(request)
-        params = request.query_params
+        params = url_params(request)
         wanted = _wants(request, params, tuple(o.name for o in conneg.SOLUTIONS))
         raw = _raw_parameters(params)
         resolver = StoreResolver(ctx.store)
@@ -193,7 +193,7 @@ async def _answer(
     except QueryTimeout:
         ctx.metrics.query_timeouts.inc()
         raise
-    ctx.metrics.query_duration.labels(answer.kind).observe(time.perf_counter() - started)
+    ctx.metrics.observe_query(answer.kind, time.perf_counter() - started)
     headers: tuple[tuple[str, str], ...] = ()
     if answer.truncated:
         note = f'199 citytools "answer truncated to {request.max_results} rows"'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import anyio
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ from citytools.service.http_body import (
     media_type,
     single,
     text,
+    url_params,
 )
 from citytools.service.http_cache import (
     CachedAnswer,
@@ -70,7 +72,7 @@ class Formats:
 async def sparql_get(request: Request) -> Response:
     """Query by `?query=`; without one, the SPARQL 1.1 Service Description."""
     ctx = context_of(request)
-    params = request.query_params
+    params = url_params(request)
     if "update" in params:
         raise InputError(UPDATE_REFUSED + " (a GET never executes an update)")
     query = single(params, "query")
@@ -90,7 +92,7 @@ async def sparql_post(request: Request) -> Response:
             raise InputError(UPDATE_REFUSED)
         query = single(params, "query")
     elif kind == SPARQL_QUERY:
-        params = request.query_params
+        params = url_params(request)
         query = text(await request.body(), "the query")
     elif kind == SPARQL_UPDATE:
         raise InputError(UPDATE_REFUSED)
@@ -115,13 +117,18 @@ def negotiate(request: Request, params: Params) -> Formats:
             known = conneg.format_names(conneg.SOLUTIONS, conneg.GRAPHS)
             raise ParameterError("format", f"unknown format {names[0]!r}; use one of {known}")
         return found
-    ranges = conneg.parse_accept(request.headers.get("accept"))
-    found = Formats(
-        conneg.negotiate(ranges, conneg.SOLUTIONS), conneg.negotiate(ranges, conneg.GRAPHS)
-    )
+    found = _by_accept(request.headers.get("accept"))
     if found.solutions is None and found.graphs is None:
         raise _not_acceptable("a query answer", conneg.SOLUTIONS, conneg.GRAPHS)
     return found
+
+
+@lru_cache(maxsize=256)  # clients send the same few Accept headers again and again
+def _by_accept(accept: str | None) -> Formats:
+    ranges = conneg.parse_accept(accept)
+    return Formats(
+        conneg.negotiate(ranges, conneg.SOLUTIONS), conneg.negotiate(ranges, conneg.GRAPHS)
+    )
 
 
 def _not_acceptable(what: str, *families: tuple[conneg.Offer, ...]) -> HTTPException:
@@ -193,7 +200,7 @@ async def _run(ctx: AppContext, request: QueryRequest) -> QueryAnswer:
     except QueryTimeout:
         ctx.metrics.query_timeouts.inc()
         raise
-    ctx.metrics.query_duration.labels(answer.kind).observe(time.perf_counter() - started)
+    ctx.metrics.observe_query(answer.kind, time.perf_counter() - started)
     return answer
 
 

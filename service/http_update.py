@@ -28,6 +28,7 @@ from citytools.service.http_body import (
     media_type,
     single,
     text,
+    url_params,
 )
 from citytools.service.http_deps import Context
 from citytools.service.sparql_scan import refuse_remote
@@ -50,7 +51,7 @@ async def update(request: Request, ctx: Context, _: Writer) -> Response:
             raise InputError("queries go to /sparql; /update takes update=…")
         operation = single(params, "update")
     elif kind == SPARQL_UPDATE:
-        params = request.query_params
+        params = url_params(request)
         operation = text(await request.body(), "the update")
     else:
         raise HTTPException(

@@ -87,7 +87,51 @@ def nquads(graph: NamedNode, triples: Iterable[Triple]) -> bytes:
     return "".join(f"{t.subject} {t.predicate} {t.object} {target} .\n" for t in triples).encode()
 
 
-class EmbeddedStore:
+class StoreReads:
+    """The reads of `GraphStore` over a pyoxigraph store, whichever `_handle` gives."""
+
+    def _handle(self) -> Store:
+        raise NotImplementedError
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        substitutions: dict[Variable, Term] | None = None,
+        default_graph: Sequence[NamedNode] | None = None,
+        named_graphs: Sequence[NamedNode] | None = None,
+    ) -> QueryResult:
+        return self._handle().query(
+            sparql,
+            substitutions=substitutions,
+            default_graph=list(default_graph) if default_graph is not None else None,
+            named_graphs=list(named_graphs) if named_graphs is not None else None,
+            use_default_graph_as_union=default_graph is None,
+        )
+
+    def graph_triples(self, graph: NamedNode | DefaultGraph) -> Iterator[Triple]:
+        for quad in self._handle().quads_for_pattern(None, None, None, graph):
+            yield quad.triple
+
+    def named_graphs(self) -> list[NamedNode]:
+        graphs = self._handle().named_graphs()
+        return sorted((g for g in graphs if isinstance(g, NamedNode)), key=str)
+
+    def has_graph(self, graph: NamedNode) -> bool:
+        return bool(self._handle().contains_named_graph(graph))
+
+    def quad_count(self) -> int:
+        return len(self._handle())
+
+    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: NamedNode | None = None) -> None:
+        store = self._handle()
+        if graph is None:
+            store.dump(output, format=fmt)
+        else:
+            serialize(store.quads_for_pattern(None, None, None, graph), output, format=fmt)
+
+
+class EmbeddedStore(StoreReads):
     """pyoxigraph on disk (or in memory), opened by one writing process at a time.
 
     A lock file in the store directory makes a second writer fail fast with a
@@ -109,28 +153,15 @@ class EmbeddedStore:
     def raw(self) -> Store:
         return self._store
 
+    def _handle(self) -> Store:
+        return self._store
+
     @property
     def version(self) -> int:
         return self._version
 
     def _written(self) -> None:
         self._version += 1
-
-    def query(
-        self,
-        sparql: str,
-        *,
-        substitutions: dict[Variable, Term] | None = None,
-        default_graph: Sequence[NamedNode] | None = None,
-        named_graphs: Sequence[NamedNode] | None = None,
-    ) -> QueryResult:
-        return self._store.query(
-            sparql,
-            substitutions=substitutions,
-            default_graph=list(default_graph) if default_graph is not None else None,
-            named_graphs=list(named_graphs) if named_graphs is not None else None,
-            use_default_graph_as_union=default_graph is None,
-        )
 
     def update(self, sparql: str) -> None:
         self._store.update(sparql)
@@ -153,25 +184,6 @@ class EmbeddedStore:
     def drop_graph(self, graph: NamedNode) -> None:
         self._store.update(f"DROP SILENT GRAPH {graph}")
         self._written()
-
-    def graph_triples(self, graph: NamedNode | DefaultGraph) -> Iterator[Triple]:
-        for quad in self._store.quads_for_pattern(None, None, None, graph):
-            yield quad.triple
-
-    def named_graphs(self) -> list[NamedNode]:
-        return sorted((g for g in self._store.named_graphs() if isinstance(g, NamedNode)), key=str)
-
-    def has_graph(self, graph: NamedNode) -> bool:
-        return bool(self._store.contains_named_graph(graph))
-
-    def quad_count(self) -> int:
-        return len(self._store)
-
-    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: NamedNode | None = None) -> None:
-        if graph is None:
-            self._store.dump(output, format=fmt)
-        else:
-            serialize(self._store.quads_for_pattern(None, None, None, graph), output, format=fmt)
 
     def flush(self) -> None:
         if self.path is not None:

@@ -8,6 +8,7 @@ from citytools.errors import FederationRefused, InputError
 from citytools.service import conneg
 from citytools.service.http_cache import CachedAnswer, ResponseCache
 from citytools.service.sparql_scan import refuse_remote, remote_targets
+from citytools.service.versions import LocalVersions
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 
@@ -88,7 +89,7 @@ def answer(size: int) -> CachedAnswer:
 
 def test_cache_evicts_least_recently_used_and_clears_on_a_new_version() -> None:
     version = [0]
-    cache = ResponseCache(version=lambda: version[0], max_entries=2, max_bytes=100)
+    cache = ResponseCache(LocalVersions(lambda: version[0]), max_entries=2, max_bytes=100)
     assert cache.put(0, ("a",), answer(10))
     assert cache.put(0, ("b",), answer(10))
     assert cache.get(0, ("a",)) is not None  # a is now the most recent

@@ -6,86 +6,15 @@ The promise under test: a runaway query is stopped at the timeout (its CPU freed
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from http_support import free_port
+from serve_support import RUNAWAY, Server, cleanup, cpu_ticks, descendants, start, stop
 
 pytestmark = pytest.mark.slow
-
-CITYTOOLS = str(Path(sys.executable).with_name("citytools"))
-RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
-
-
-def children(pid: int) -> list[int]:
-    """Child processes of `pid` (of any of its threads), from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError):
-            continue
-        if parent == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    def get(self, path: str, **params: str) -> httpx.Response:
-        return httpx.get(self.url + path, params=params, timeout=30)
-
-
-def start(tmp_path: Path, *args: str, timeout: float = 10.0) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CITYTOOLS_QUERY_TIMEOUT": str(timeout),
-        "CITYTOOLS_STORE": str(tmp_path / "unused-store"),
-    }
-    process = subprocess.Popen(
-        [CITYTOOLS, "serve", "--port", str(port), *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        try:
-            health = server.get("/health").json()
-        except httpx.TransportError:
-            time.sleep(0.1)
-            continue
-        if health["status"] == "ok" and health["executor"]["booted"] == 2:
-            return server
-        server.get("/sparql", query="ASK {}")  # boots a worker
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not become ready within 90 s")
-
-
-def stop(server: Server) -> int:
-    server.process.send_signal(signal.SIGTERM)
-    return server.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -94,11 +23,7 @@ def memory_server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield server
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
-        if server.process.stdout:
-            server.process.stdout.close()
+        cleanup(server)
 
 
 def test_a_runaway_query_is_cut_while_others_are_answered(memory_server: Server) -> None:
@@ -128,8 +53,8 @@ def test_a_runaway_query_is_cut_while_others_are_answered(memory_server: Server)
     assert outcome["body"]["error"] == "query-timeout"  # type: ignore[index]
     assert 1.5 <= float(outcome["took"]) < 4.0  # type: ignore[arg-type]
     time.sleep(3.0)  # the killed worker's replacement boots
-    workers = children(server.process.pid)
-    assert len(workers) >= 3, "two query workers and the resource tracker"
+    workers = descendants(server.process.pid)
+    assert len(workers) >= 6, "a replica, two query workers each, the resource trackers"
     before = {pid: cpu_ticks(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
     time.sleep(1.0)
     growth = [

@@ -1,0 +1,89 @@
+"""A replica hands every write to the primary process, over the primary's Unix socket.
+
+Only the primary holds the store for writing (`cluster.py`), so on a replica `POST
+/update` and `PUT`/`POST`/`DELETE /store` are passed on whole: method, path, headers
+(the token included: the primary checks it) and the body as it streams in; the primary's
+answer streams back as it is. The primary validates, writes, publishes the new version,
+and only then answers, so the next read on any process sees the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from citytools.errors import PrimaryUnreachable
+from citytools.service.http_errors import render
+
+VIA = b"1.1 citytools-replica"
+WRITES = frozenset(
+    {("POST", "/update"), ("PUT", "/store"), ("POST", "/store"), ("DELETE", "/store")}
+)
+# Headers of one connection, not of the request (RFC 9110 §7.6.1).
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade"}
+    | {b"transfer-encoding"}
+)
+
+
+class ForwardWrites:
+    def __init__(self, app: ASGIApp, primary: Path) -> None:
+        self.app = app
+        self.primary = primary
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"], scope["path"]) not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        url = httpx.URL("http://primary", raw_path=scope["raw_path"] + _query(scope))
+        transport = httpx.AsyncHTTPTransport(uds=str(self.primary))
+        async with httpx.AsyncClient(transport=transport, timeout=None) as client:
+            request = client.build_request(
+                scope["method"], url, headers=headers, content=_body(receive)
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError:
+                error = PrimaryUnreachable(
+                    "the primary process, which does every write, cannot be reached; try again"
+                )
+                answer = await render(Request(scope), error)
+                await answer(scope, receive, send)
+                return
+            try:
+                headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+                headers.append((b"via", VIA))  # RFC 9110 §7.6.3: a forwarded answer says so
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": headers,
+                    }
+                )
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                await response.aclose()
+
+
+def _query(scope: Scope) -> bytes:
+    query: bytes = scope.get("query_string", b"")
+    return b"?" + query if query else b""
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
