@@ -110,7 +110,7 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     cpu_us: float | None = None  # server CPU time per request
-    cpu_main_us: float | None = None  # of which the server's main process
+    cpu_main_us: float | None = None  # of which the HTTP processes (ours)
     note: str = ""
     no_answer_within: float | None = None  # skipped: one request alone took longer than this
 
@@ -244,6 +244,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 180.0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    http_pids: set[int] = field(default_factory=set)  # ours: the processes that serve HTTP
 
     @property
     def base(self) -> str:
@@ -296,6 +297,28 @@ class Server:
         executor = response.json().get("executor") or {}
         return bool(executor.get("ready")) and executor.get("booted") == executor.get("workers")
 
+    def warm_every_process(self, limit: float = 120.0) -> None:
+        """Ours: wait until each HTTP process has its inline lane open (the statistics of
+        the store are computed once, in the background, after start-up), and note which
+        processes serve HTTP, for the CPU split."""
+        if self.name != OURS:
+            return
+        opened: dict[int, bool] = {}
+        wanted = None
+        deadline = time.perf_counter() + limit
+        while time.perf_counter() < deadline:
+            httpx.get(self.base + "/sparql", params={"query": "ASK {}"}, timeout=30)
+            health = httpx.get(self.base + "/health", timeout=30).json()
+            process = health["process"]
+            opened[process["pid"]] = bool((health["executor"].get("inline") or {}).get("open"))
+            if process["role"] != "replica":
+                wanted = 1 + int((process.get("replicas") or {}).get("wanted", 0))
+            if wanted is not None and sum(opened.values()) == wanted:
+                self.http_pids = set(opened)
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name}: inline lanes not open after {limit:.0f} s: {opened}")
+
     def _tail(self) -> str:
         try:
             return self.log_file.read_text(errors="replace")[-2000:]
@@ -332,13 +355,14 @@ class Server:
     def cpu_since(
         self, before: dict[int, int], seen: dict[int, int] | None = None
     ) -> tuple[float, float]:
-        """CPU seconds used since `before` by the main process and by all the processes;
-        `seen` holds the last ticks sampled of processes that may have ended meanwhile
-        (a query worker is killed when its client hangs up)."""
+        """CPU seconds used since `before` by the HTTP processes (ours; else the main
+        process) and by all the processes; `seen` holds the last ticks sampled of processes
+        that may have ended meanwhile (a query worker is killed when its client hangs up)."""
         ticks = os.sysconf("SC_CLK_TCK")
         now = {**(seen or {}), **self.cpu_ticks()}
         used = {pid: t - before.get(pid, 0) for pid, t in now.items()}
-        main = used.get(self.process.pid, 0) if self.process is not None else 0
+        http = self.http_pids or ({self.process.pid} if self.process is not None else set())
+        main = sum(used.get(pid, 0) for pid in http)
         return main / ticks, sum(used.values()) / ticks
 
     def settle(self, limit: float = 30.0) -> None:
@@ -378,6 +402,7 @@ class Server:
 @contextmanager
 def running(server: Server) -> Iterator[Server]:
     seconds = server.start()
+    server.warm_every_process()
     log(f"http: {server.name} ready on {server.base} in {seconds:.1f} s")
     try:
         yield server
@@ -940,9 +965,9 @@ def dataset_sections(
         f"{count(data.rows)} rows); Oxigraph server: the same {count(data.quads)} quads (N-Quads "
         f"export), `--union-default-graph`; rdflib-endpoint: the {count(data.triples)} distinct "
         "triples as one N-Triples file.",
-        "CPU ms/req = user + system CPU of the server's processes (ours: the uvicorn process "
-        "and its 2 query workers) during the run, per completed request; wrk itself shares the "
-        "2 cores.",
+        "CPU ms/req = user + system CPU of the server's processes during the run, per "
+        "completed request (ours: its HTTP processes, one per core, + their query workers); "
+        "wrk itself shares the cores.",
     ]
     ratios = Section(
         f"HTTP, {data.label}: our service against the peers (rps ratio, same requests)",

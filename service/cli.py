@@ -30,7 +30,7 @@ from citytools.service.cli_common import (
     out,
     settings_with,
 )
-from citytools.service.cluster import Cluster, Primary, Replicas
+from citytools.service.cluster import Cluster, Primary, Replicas, http_server
 from citytools.service.http_middleware import configure_logging
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore
@@ -230,8 +230,6 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP service (SPARQL endpoint, saved queries, pages) until stopped."""
-    import uvicorn
-
     from citytools.service.app import create_app
 
     settings = settings_with(store)
@@ -262,7 +260,7 @@ def serve(
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 through `finally`.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         app = create_app(settings, role=role)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
+        http_server(app).run(sockets=sockets)
     finally:
         if cluster is not None:
             cluster.remove()

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from citytools.service.versions import Versions
 
 CacheKey = tuple[str, ...]
+TRUNCATED_HEADER = "X-CityTools-Truncated"  # on an answer cut at CITYTOOLS_MAX_RESULTS
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,19 @@ about a third of a cached answer's time.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from citytools.errors import QueryTimeout
 from citytools.service.cluster import Primary, Replica
-from citytools.service.execution import QueryExecutor
+from citytools.service.execution import QueryExecutor, QueryRequest
 from citytools.service.http_cache import (
+    TRUNCATED_HEADER,
+    CachedAnswer,
     CacheKey,
     ResponseCache,
     Validators,
@@ -41,6 +45,56 @@ class AppContext:
     role: Primary | Replica | None = None  # in a cluster of processes (`cluster.py`)
     # Serialises writers, so an update's validated plan is still true when it is applied.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Queries being evaluated, by cache entry: the same query asked again meanwhile waits
+    # for that evaluation instead of starting its own (a dashboard opened by many at once).
+    _in_flight: dict[tuple[int, CacheKey], asyncio.Future[tuple[CachedAnswer, bool]]] = field(
+        default_factory=dict
+    )
+
+    async def answer(
+        self, version: int, key: CacheKey, request: QueryRequest
+    ) -> tuple[CachedAnswer, bool]:
+        """The answer to `request`: from the cache, from the same query already under way,
+        or evaluated now; and whether it may carry the validators of `version` (False when
+        a write came in while it was evaluated)."""
+        cached = self.cache.get(version, key)
+        if cached is not None:
+            self.metrics.cache_hits.inc()
+            return cached, True
+        flight = (version, key)
+        running = self._in_flight.get(flight)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[tuple[CachedAnswer, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._in_flight[flight] = future
+        try:
+            answered = await self._evaluate(request)
+        except BaseException as exc:  # the waiting requests fail alike
+            future.set_exception(exc if isinstance(exc, Exception) else _abandoned())
+            future.exception()  # retrieved here: no warning when nobody else waits
+            raise
+        finally:
+            del self._in_flight[flight]
+        outcome = (answered, self.cache.put(version, key, answered))
+        future.set_result(outcome)
+        return outcome
+
+    async def _evaluate(self, request: QueryRequest) -> CachedAnswer:
+        started = time.perf_counter()
+        try:
+            answer = await self.executor.run(request, timeout=self.settings.query_timeout)
+        except QueryTimeout:
+            self.metrics.query_timeouts.inc()
+            raise
+        self.metrics.observe_query(answer.kind, time.perf_counter() - started)
+        headers: tuple[tuple[str, str], ...] = ()
+        if answer.truncated:
+            limit = request.max_results
+            note = f'199 citytools "answer truncated to {limit} results (CITYTOOLS_MAX_RESULTS)"'
+            headers = ((TRUNCATED_HEADER, "true"), ("Warning", note))
+        return CachedAnswer(answer.body, answer.media_type, answer.kind, headers)
 
     def revalidate(
         self, request: Request, key: CacheKey, *, conditional: bool = True
@@ -52,6 +106,10 @@ class AppContext:
             self.metrics.cache_hits.inc()
             return version, validators, not_modified_response(validators)
         return version, validators, None
+
+
+def _abandoned() -> QueryTimeout:
+    return QueryTimeout("the same query, asked just before, was abandoned; ask again")
 
 
 def context_of(request: Request) -> AppContext:

@@ -10,7 +10,6 @@ router is built, so `/docs` shows each one with its typed parameters.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urlencode
@@ -22,12 +21,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from citytools import vocab as v
-from citytools.errors import NotFound, ParameterError, QueryTimeout
+from citytools.errors import NotFound, ParameterError
 from citytools.service import conneg, query_pages
 from citytools.service.catalogue import Catalogue, SavedQuery
-from citytools.service.execution import QueryAnswer, QueryRequest
 from citytools.service.http_body import Params, single, url_params
 from citytools.service.http_cache import (
+    TRUNCATED_HEADER,
     CachedAnswer,
     CacheKey,
     validator_headers,
@@ -39,7 +38,6 @@ from citytools.service.store import GraphStore
 SPARQL_QUERY = "application/sparql-query; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 HTML = "html"
-TRUNCATED_HEADER = "X-CityTools-Truncated"
 FORMAT_NAMES = [*(o.name for o in conneg.SOLUTIONS), HTML]
 ILLUSTRATIVE = f"ASK {{ ?graph {v.ILLUSTRATIVE} true }}"
 ANSWER_TYPES = {o.media_type: {"schema": {"type": "string"}} for o in conneg.SOLUTIONS}
@@ -132,13 +130,13 @@ def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -
         version, validators, unchanged = ctx.revalidate(request, key)
         if unchanged is not None:
             return unchanged
-        headers = validator_headers(validators)
         if wanted == HTML:
-            answer = await _answer(ctx, version, (*key, "json"), request_data)
+            answer, fresh = await ctx.answer(version, (*key, "json"), request_data)
             body = await _page(request, ctx, pages, query, raw, answer=answer)
+            headers = validator_headers(validators) if fresh else {}
             return Response(body, headers=headers, media_type=HTML_TYPE)
-        answer = await _answer(ctx, version, key, request_data)
-        headers.update(answer.headers)
+        answer, fresh = await ctx.answer(version, key, request_data)
+        headers = {**(validator_headers(validators) if fresh else {}), **dict(answer.headers)}
         return Response(answer.body, headers=headers, media_type=answer.media_type)
 
     run_saved_query.__doc__ = query.description
@@ -178,29 +176,6 @@ def _raw_parameters(params: Params) -> dict[str, str]:
             raise ParameterError(name, f"given {len(values)} times; give it once")
         raw[name] = values[0]
     return raw
-
-
-async def _answer(
-    ctx: AppContext, version: int, key: CacheKey, request: QueryRequest
-) -> CachedAnswer:
-    cached = ctx.cache.get(version, key)
-    if cached is not None:
-        ctx.metrics.cache_hits.inc()
-        return cached
-    started = time.perf_counter()
-    try:
-        answer: QueryAnswer = await ctx.executor.run(request, timeout=ctx.settings.query_timeout)
-    except QueryTimeout:
-        ctx.metrics.query_timeouts.inc()
-        raise
-    ctx.metrics.observe_query(answer.kind, time.perf_counter() - started)
-    headers: tuple[tuple[str, str], ...] = ()
-    if answer.truncated:
-        note = f'199 citytools "answer truncated to {request.max_results} rows"'
-        headers = ((TRUNCATED_HEADER, "true"), ("Warning", note))
-    cached = CachedAnswer(answer.body, answer.media_type, answer.kind, headers)
-    ctx.cache.put(version, key, cached)
-    return cached
 
 
 async def _page(

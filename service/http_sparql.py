@@ -9,7 +9,6 @@ base IRI, `CITYTOOLS_BASE_IRI` (SPARQL 1.1 Protocol: a service-defined base), so
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,9 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from citytools import vocab as v
-from citytools.errors import InputError, ParameterError, QueryTimeout
+from citytools.errors import InputError, ParameterError
 from citytools.service import conneg
-from citytools.service.execution import QueryAnswer, QueryRequest
+from citytools.service.execution import QueryRequest
 from citytools.service.http_body import (
     FORM,
     Params,
@@ -45,7 +44,6 @@ router = APIRouter(tags=["SPARQL 1.1 Protocol"])
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
 UPDATE_REFUSED = "SPARQL Update is not accepted on /sparql: POST it to /update (with the token)"
-TRUNCATED_HEADER = "X-CityTools-Truncated"
 PROTOCOL_PARAMETERS = [
     {"name": "query", "in": "query", "schema": {"type": "string"}},
     {"name": "default-graph-uri", "in": "query", "schema": {"type": "array"}},
@@ -165,24 +163,18 @@ async def _answer(
     version, validators, unchanged = ctx.revalidate(request, key, conditional=conditional)
     if unchanged is not None:
         return unchanged
-    cached = ctx.cache.get(version, key)
-    fresh = True
-    if cached is None:
-        # An unacceptable family still gets its default: the answer's kind is known only
-        # after evaluation, and is checked against what was acceptable below.
-        request_data = QueryRequest(
-            sparql=query,
-            default_graph=default_graph if dataset_given else None,
-            named_graphs=named_graphs if dataset_given else None,
-            solutions_format=(formats.solutions or conneg.JSON).media_type,
-            graph_format=(formats.graphs or conneg.TURTLE).media_type,
-            max_results=ctx.settings.max_results,
-            base_iri=ctx.settings.base_iri,
-        )
-        cached = _cacheable(await _run(ctx, request_data), ctx.settings.max_results)
-        fresh = ctx.cache.put(version, key, cached)
-    else:
-        ctx.metrics.cache_hits.inc()
+    # An unacceptable family still gets its default: the answer's kind is known only
+    # after evaluation, and is checked against what was acceptable below.
+    request_data = QueryRequest(
+        sparql=query,
+        default_graph=default_graph if dataset_given else None,
+        named_graphs=named_graphs if dataset_given else None,
+        solutions_format=(formats.solutions or conneg.JSON).media_type,
+        graph_format=(formats.graphs or conneg.TURTLE).media_type,
+        max_results=ctx.settings.max_results,
+        base_iri=ctx.settings.base_iri,
+    )
+    cached, fresh = await ctx.answer(version, key, request_data)
     wanted = formats.solutions if cached.kind in ("select", "ask") else formats.graphs
     if wanted is None:
         family = conneg.SOLUTIONS if cached.kind in ("select", "ask") else conneg.GRAPHS
@@ -191,25 +183,6 @@ async def _answer(
     if conditional and fresh:
         headers.update(validator_headers(validators))
     return Response(cached.body, headers=headers, media_type=cached.media_type)
-
-
-async def _run(ctx: AppContext, request: QueryRequest) -> QueryAnswer:
-    started = time.perf_counter()
-    try:
-        answer = await ctx.executor.run(request, timeout=ctx.settings.query_timeout)
-    except QueryTimeout:
-        ctx.metrics.query_timeouts.inc()
-        raise
-    ctx.metrics.observe_query(answer.kind, time.perf_counter() - started)
-    return answer
-
-
-def _cacheable(answer: QueryAnswer, limit: int) -> CachedAnswer:
-    headers: tuple[tuple[str, str], ...] = ()
-    if answer.truncated:
-        note = f'199 citytools "answer truncated to {limit} results (CITYTOOLS_MAX_RESULTS)"'
-        headers = ((TRUNCATED_HEADER, "true"), ("Warning", note))
-    return CachedAnswer(answer.body, answer.media_type, answer.kind, headers)
 
 
 async def _service_description(request: Request, ctx: AppContext, params: Params) -> Response:

@@ -7,6 +7,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,27 @@ def test_query_past_the_timeout_is_503_and_counted(tmp_path: Path) -> None:
         light = slow.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
         assert light.status_code == 200
         assert json.loads(light.content)["boolean"] is True
+
+
+def query_evaluations(client: TestClient) -> float:
+    """How many queries the service has evaluated (cache hits and joined ones aside)."""
+    text = client.get("/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("citytools_query_duration_seconds_count")
+    )
+
+
+def test_the_same_query_asked_at_once_is_evaluated_once(client: TestClient) -> None:
+    # A few tenths of a second of work: the six requests overlap.
+    slow = (
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a a <https://w3id.org/citytools/ontology#LocalAuthority>"
+        " . ?b ?p ?o . ?c a <https://w3id.org/citytools/ontology#Region> } # once"
+    )
+    before = query_evaluations(client)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: client.get("/sparql", params={"query": slow}), range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.content for a in answers}) == 1
+    assert query_evaluations(client) == before + 1
