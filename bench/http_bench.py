@@ -1111,13 +1111,16 @@ def profile_ours(server: Server, data: Dataset, plan: Plan, work: Path) -> list[
 
 # What each sample is spent on, first match wins (a frame is "function (file:line)").
 BUCKETS = (
-    ("query evaluation in the worker (pyoxigraph + result writing)", re.compile(r"query_eval\.py")),
+    ("query evaluation (pyoxigraph + result writing)", re.compile(r"query_eval\.py")),
+    ("inline lane: query shape + cost bound", re.compile(r"query_(shape|cost)\.py")),
     ("worker: socket wait + pickle", re.compile(r"query_worker\.py")),
     ("executor: IPC with workers (pickle, sockets)", re.compile(r"executor\.py")),
-    ("answer cache + ETag", re.compile(r"http_cache\.py")),
-    ("SPARQL route handler", re.compile(r"http_sparql\.py")),
+    ("metrics (prometheus_client)", re.compile(r"prometheus_client/|http_metrics\.py")),
+    ("answer cache + ETag", re.compile(r"http_cache\.py|versions\.py")),
+    ("query string + conneg", re.compile(r"http_body\.py|conneg\.py")),
+    ("SPARQL route handler", re.compile(r"http_sparql\.py|http_deps\.py|http_front\.py")),
     ("Starlette / FastAPI routing + middleware", re.compile(r"(starlette|fastapi)/")),
-    ("uvicorn HTTP protocol", re.compile(r"uvicorn/")),
+    ("uvicorn HTTP protocol (and its socket writes)", re.compile(r"uvicorn/")),
     ("asyncio / uvloop event loop", re.compile(r"asyncio/|uvloop")),
 )
 
@@ -1135,7 +1138,7 @@ def summarise_profile(raw: str, title: str) -> list[Section]:
             continue
         samples = int(n)
         frames = stack.split(";")
-        role = "query worker" if "query_worker" in stack else "uvicorn (HTTP)"
+        role = "query worker" if "query_worker" in stack else "HTTP process"
         per_process[role] += samples
         total += samples
         leaves[f"{role}: {frames[-1].strip()}"] += samples
@@ -1145,7 +1148,7 @@ def summarise_profile(raw: str, title: str) -> list[Section]:
             if hit is not None:
                 label = hit
                 break
-        if role == "uvicorn (HTTP)" and any("logging" in f for f in frames):
+        if role == "HTTP process" and any("logging" in f for f in frames):
             label = "request log line (logging + json)"
         buckets[f"{role}: {label}"] += samples
     if not total:
