@@ -56,6 +56,13 @@ def count(server: Server) -> int:
     return int(rows[0]["n"]["value"])
 
 
+def labels(server: Server, iri: str) -> list[str]:
+    """A lookup the inline lane can take."""
+    query = f"SELECT ?l WHERE {{ <{iri}> <http://www.w3.org/2000/01/rdf-schema#label> ?l }}"
+    rows = server.get("/sparql", query=query).json()["results"]["bindings"]
+    return [row["l"]["value"] for row in rows]
+
+
 def until_forwarded(write: Callable[[], httpx.Response], attempts: int = 40) -> httpx.Response:
     """Repeat `write` (each on a new connection) until a replica forwarded one."""
     for _ in range(attempts):
@@ -107,8 +114,11 @@ def test_a_write_through_either_process_is_read_at_once_by_both(server: Server) 
     assert triples[VENDORS_TTL] > triples[MORE_TTL] > 0  # data and provenance
     for body in (VENDORS_TTL, MORE_TTL, VENDORS_TTL, MORE_TTL):
         assert put(body).status_code == 204
-        # Twelve reads, each on a new connection: both processes see the write already.
+        # Twelve reads, each on a new connection: both processes see the write already,
+        # through a worker (the count) and through the inline lane (the lookup).
         assert [count(server) for _ in range(12)] == [triples[body]] * 12
+        acme = [] if body is MORE_TTL else ["Acme"]
+        assert [labels(server, EX + "vendor/acme") for _ in range(12)] == [acme] * 12
     etags = {server.get("/sparql", query=COUNT).headers["etag"] for _ in range(12)}
     assert len(etags) == 1
 
