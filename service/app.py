@@ -106,7 +106,7 @@ def create_app(
                 executor=backend_executor,
                 ingestor=ingestor,
                 metrics=metrics,
-                cache=_cache(cluster, backend_store),
+                cache=_cache(cluster, backend_store, backend_executor),
                 role=role,
             )
             if isinstance(role, Primary):
@@ -145,8 +145,13 @@ def create_app(
     return app
 
 
-def _cache(cluster: Cluster | None, store: GraphStore) -> ResponseCache:
-    """Keyed by the cluster's version board, or by this store's own write count."""
-    if cluster is None:
-        return ResponseCache(LocalVersions(lambda: store.version))
-    return ResponseCache(VersionBoard(cluster.board_path), epoch=cluster.epoch)
+def _cache(cluster: Cluster | None, store: GraphStore, executor: QueryExecutor) -> ResponseCache:
+    """Keyed by the version of the data queries read: the cluster's version board, or
+    the executor's checkpoint, or (with no checkpoints) the store's own write count. Not
+    by the live store's count when queries read checkpoints: a query answered from the
+    checkpoint before a write must not be kept as the answer after it."""
+    if cluster is not None:
+        return ResponseCache(VersionBoard(cluster.board_path), epoch=cluster.epoch)
+    if isinstance(executor, ProcessExecutor):
+        return ResponseCache(LocalVersions(lambda: executor.version))
+    return ResponseCache(LocalVersions(lambda: store.version))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from http_support import (
     CT,
     EX,
     MORE_TTL,
+    RDFS_LABEL,
     VENDORS_TTL,
     TestClient,
     put_graph,
@@ -375,3 +377,41 @@ def test_the_same_query_asked_at_once_is_evaluated_once(client: TestClient) -> N
     assert [a.status_code for a in answers] == [200] * 6
     assert len({a.content for a in answers}) == 1
     assert query_evaluations(client) == before + 1
+
+
+def test_no_answer_read_before_a_write_is_kept_as_the_answer_after_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Lookups answered inline while a write runs read the checkpoint of the version before
+    it: they must never be cached as the answer of the version after it."""
+    graph = EX + "graph/race"
+    lookup = f"SELECT ?l WHERE {{ <{EX}vendor/race> <{RDFS_LABEL}> ?l }}"
+    big = b"".join(
+        f'<{EX}filler/{i}> <{RDFS_LABEL}> "filler {i}" .\n'.encode() for i in range(20_000)
+    )
+    with started(settings_for(tmp_path_factory.mktemp("race"))) as client:
+        for round_ in range(3):
+            label = f"Race {round_}"
+            body = (
+                big
+                + (
+                    f"<{EX}vendor/race> <{RDF_TYPE}> <{CT}Vendor> .\n"
+                    f'<{EX}vendor/race> <{RDFS_LABEL}> "{label}" .\n'
+                ).encode()
+            )
+            stop = threading.Event()
+
+            def hammer(stop: threading.Event = stop) -> None:
+                while not stop.is_set():
+                    client.get("/sparql", params={"query": lookup})
+
+            readers = [threading.Thread(target=hammer) for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            try:
+                put_graph(client, graph, body, "application/n-triples")
+            finally:
+                stop.set()
+                for reader in readers:
+                    reader.join()
+            assert [row["l"] for row in select(client, lookup)] == [label]
