@@ -3,10 +3,10 @@ process, without the round trip to a worker process.
 
 Evaluation in the HTTP process cannot be stopped (pyoxigraph has no cancellation), so the
 lane takes a query only when its shape (`query_shape.py`) and the store's statistics
-(`query_cost.py`) bound its work below `BUDGET_US` whatever plan the engine picks, and its
-answer within `max_results`: a lookup by IRI, the triples of one resource, a join
-anchored on a constant. Such a query can hold the event loop for at most about that long;
-anything else goes to the killable workers, as before.
+(`query_cost.py`) bound its work below `BUDGET_US`, for any plan pyoxigraph's optimizer
+can choose, and its answer within `max_results`: a lookup by IRI, the triples of one
+resource, a join anchored on a constant. Such a query can hold the event loop for at most
+about that long; anything else goes to the killable workers, as before.
 
 The lane reads the checkpoint of the current store version, the one the workers read,
 and only with the statistics of that very checkpoint: figures from another version could

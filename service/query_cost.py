@@ -10,17 +10,20 @@ From these, for a query shape (`query_shape.py`):
 
 * the *degree* of a pattern once some of its variables have values: the most quads it
   can then match (its *card* when only its constants are fixed);
-* patterns linked by shared variables form sets; in each set, a join of a linked subset
-  S has at most rows(S - p) * degree(p, the variables of S - p) rows, for any p whose
-  removal leaves S linked; `_join_bounds` takes the least such bound, subset by subset;
-* the answer is the product of the sets' joins (sets that share no variable make a
-  cartesian product); the *work* is every pattern scanned once whole (as a hash join
-  would) plus each join step at most the widest join of two or more patterns, so it
-  holds for any plan that joins patterns through shared variables.
+* rows: patterns linked by shared variables form sets; a join of a linked subset S has
+  at most rows(S - p) * degree(p, the variables of S - p) rows, for any p whose removal
+  leaves S linked; the least such bound is taken, subset by subset; sets that share no
+  variable multiply (a cartesian product); an OPTIONAL group keeps every row it extends;
+* work, as pyoxigraph 0.5 evaluates a join (sparopt + spareval with SEP-0006): its
+  optimizer starts each linked set from a pattern its heuristic estimates smallest
+  (`_PLANNER_SIZES`: by which positions are fixed), then joins each next pattern by a
+  lookup per row so far. Which next pattern it picks is not assumed: the k-th step costs
+  at most as many lookups as the widest linked subset of k patterns holding the start;
+  ties between starts take the worst; every pattern may also be read whole once.
 
-Cost in microseconds weighs quads scanned, rows joined and rows written by costs per
-row measured with pyoxigraph 0.5 (`bench/`), with a margin. Every factor is at least 1:
-OPTIONAL keeps rows its pattern does not match.
+The cost in microseconds weighs the query itself, quads scanned, lookups, rows built and
+rows written by constants measured with pyoxigraph 0.5 (`bench/lane_bench.py` checks on
+thousands of generated queries that the time taken stays under the estimate).
 """
 
 from __future__ import annotations
@@ -34,11 +37,26 @@ from pyoxigraph import Literal, NamedNode, QuerySolutions, Store
 
 from citytools.service.query_shape import Shape, Template, Variable
 
-# Microseconds per quad scanned, per row joined, per row written (measured: 0.1, 0.2-0.3,
-# 5-8 on the benchmark machine; the constants are about twice that).
-SCAN_US = 0.2
-JOIN_US = 0.5
-ROW_US = 10.0
+# Microseconds per query, per quad scanned, per index lookup, per row built by a join,
+# per row written as SPARQL JSON: measured on the benchmark VM (`bench/lane_bench.py`) at
+# about 250, 0.2, 10, 0.5 and 13; the constants leave a margin.
+QUERY_US = 500.0  # every query: parsing, planning, the dataset, the writer
+SCAN_US = 0.5
+PROBE_US = 15.0
+JOIN_US = 1.0
+ROW_US = 20.0
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+# (subject, predicate, object fixed?) -> size, as sparopt estimates a triple pattern.
+_PLANNER_SIZES = {
+    (True, True, True): 1,
+    (True, True, False): 10,
+    (True, False, True): 2,
+    (False, True, True): 1_000,
+    (True, False, False): 100,
+    (False, False, False): 1_000_000_000,
+    (False, True, False): 1_000_000,
+    (False, False, True): 10_000,
+}
 
 _QUADS = "{ { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"  # every graph, the default too
 _PER_PREDICATE = f"SELECT ?p (COUNT(*) AS ?n) WHERE {_QUADS} GROUP BY ?p"
@@ -113,13 +131,20 @@ class StoreStats:
 
 @dataclass(frozen=True)
 class Cost:
-    scanned: int
-    joined: int
-    rows: int
+    scanned: int  # quads read by scans
+    probes: int  # index lookups
+    built: int  # rows made by joins
+    rows: int  # rows (or triples) written
 
     @property
     def microseconds(self) -> float:
-        return SCAN_US * self.scanned + JOIN_US * self.joined + ROW_US * self.rows
+        return (
+            QUERY_US
+            + SCAN_US * self.scanned
+            + PROBE_US * self.probes
+            + JOIN_US * self.built
+            + ROW_US * self.rows
+        )
 
 
 def cost_of(shape: Shape, stats: StoreStats) -> Cost:
@@ -133,54 +158,90 @@ def _cost(template: Template, iris: tuple[str | None, ...], stats: StoreStats) -
         for p, iri in zip(template.patterns, iris, strict=True)
     ]
     groups = [p.optional for p in template.patterns]
+    # Any pattern may be read whole: the start of a join, or one side of a hash join.
     scanned = sum(max(1, p.card(stats)) for p in patterns)
     mandatory = [p for p, group in zip(patterns, groups, strict=True) if group == 0]
-    rows, widest = _join(mandatory, stats, frozenset())
-    joined = len(mandatory) * widest
-    # Each OPTIONAL group is a left join of what comes before it: every row of that is
-    # kept, extended at most `fanout` ways. What comes before may be any part of the
-    # mandatory patterns, so an intermediate holds at most `base` times the fanouts.
-    base = max([widest, *(p.card(stats) for p in mandatory), 1])
+    plan = _evaluate(mandatory, stats, frozenset())
+    probes, built, rows = plan.probes, plan.built, plan.rows
+    # Each OPTIONAL group is a left join of what comes before it, which may be any part of
+    # the mandatory patterns (at most `base` rows) extended by the groups before it:
+    # every row is kept, extended at most `fanout` ways.
+    base = max(plan.widest, 1)
     factor = 1
     for group in sorted(set(groups) - {0}):
         first = groups.index(group)
         members = [p for p, g in zip(patterns, groups, strict=True) if g == group]
         before = frozenset().union(*(p.variables() for p in patterns[:first]))
-        fanout, _ = _join(members, stats, before)
-        _, alone = _join(members, stats, frozenset())  # as a hash join would make it
-        factor *= max(1, fanout)
-        joined += len(members) * (base * factor + alone)
+        # The mandatory patterns before the group may be joined on their own first.
+        ahead = _evaluate(
+            [p for p, g in zip(patterns[:first], groups, strict=False) if g == 0],
+            stats,
+            frozenset(),
+        )
+        probes += ahead.probes
+        built += ahead.built
+        base = max(base, ahead.rows, ahead.widest)
+        fanout = max(1, _evaluate(members, stats, before).rows)
+        incoming = base * factor
+        if len(members) == 1:  # looked up once per incoming row
+            probes += incoming
+        else:  # evaluated on its own, then matched row by row (a hash join)
+            alone = _evaluate(members, stats, frozenset())
+            probes += alone.probes
+            built += alone.built
+        factor *= fanout
+        built += base * factor
+    if factor > 1:  # mandatory patterns after an OPTIONAL are looked up per row of it
+        later = [i for i, g in enumerate(groups) if g == 0 and i > groups.index(1)]
+        probes += len(later) * base * factor
     rows *= factor
     written = 1 if template.form == "ASK" else rows * max(1, template.construct_triples)
-    return Cost(scanned, joined, written)
+    return Cost(scanned, probes, built, written)
 
 
-def _join(patterns: list[_Bound], stats: StoreStats, fixed: frozenset[Variable]) -> tuple[int, int]:
-    """Rows of the join of `patterns` once the `fixed` variables have values, and the most
-    rows of any join within it: sets of patterns that share no other variable multiply."""
-    rows, widest = 1, 0
+@dataclass(frozen=True)
+class _Plan:
+    """What evaluating a join can cost: its rows, the index lookups it makes, the rows it
+    builds on the way, and the most rows of any part of it."""
+
+    rows: int
+    probes: int
+    built: int
+    widest: int
+
+
+def _evaluate(patterns: list[_Bound], stats: StoreStats, fixed: frozenset[Variable]) -> _Plan:
+    """The join of `patterns` once the `fixed` variables have values, evaluated as
+    pyoxigraph does: each set linked by shared variables from a start pattern, then a
+    lookup per row so far of each next one; sets that share no variable multiply."""
+    rows, probes, built, widest = 1, 0, 0, 0
     components = _connected(patterns, fixed)
     for component in components:
-        size, width = _join_bounds(component, stats, fixed)
-        rows *= size
-        widest = max(widest, width)
+        part = _evaluate_linked(component, stats, fixed)
+        rows *= part.rows
+        probes += part.probes
+        built += part.built
+        widest = max(widest, part.widest)
     if len(components) > 1:  # a cartesian product of the sets
+        built += (len(components) - 1) * rows
         widest = max(widest, rows)
-    return rows, widest
+    return _Plan(rows, probes, built, widest)
 
 
-def _join_bounds(
+def _evaluate_linked(
     patterns: list[_Bound], stats: StoreStats, fixed: frozenset[Variable]
-) -> tuple[int, int]:
-    """Rows of the join of all `patterns` (linked by shared variables), and the most rows
-    of any join of two or more of them.
+) -> _Plan:
+    """A set of patterns linked by shared variables.
 
-    By subsets, smallest first: rows(S) <= rows(S - p) * degree(p, variables of S - p)
-    for each p that shares a variable with a linked S - p; the least bound holds."""
+    Rows, by subsets, smallest first: rows(S) <= rows(S - p) * degree(p, variables of
+    S - p) for each p that shares a variable with a linked S - p; the least bound holds.
+    The plan: pyoxigraph's optimizer starts from a pattern its heuristic estimates
+    smallest (`_planner_estimate`) and joins each next pattern by a lookup per row so far;
+    which next one it picks is not assumed: for each size k, the largest linked subset of
+    k patterns holding the start bounds the k-th step. Ties between starts take the worst."""
     count = len(patterns)
     names = [p.variables() - fixed for p in patterns]
     rows = {1 << i: max(1, p.degree(stats, fixed)) for i, p in enumerate(patterns)}
-    widest = 0
     for subset in sorted(range(1, 1 << count), key=int.bit_count):
         if subset.bit_count() < 2:
             continue
@@ -196,8 +257,17 @@ def _join_bounds(
             best = bound if best is None else min(best, bound)
         if best is not None:
             rows[subset] = best
-            widest = max(widest, best)
-    return rows[(1 << count) - 1], widest
+    estimates = [p.planner_estimate(fixed) for p in patterns]
+    starts = [i for i, e in enumerate(estimates) if e == min(estimates)]
+    probes = built = 0
+    for start in starts:
+        steps = [
+            max(n for subset, n in rows.items() if subset >> start & 1 and subset.bit_count() == k)
+            for k in range(1, count + 1)
+        ]
+        probes = max(probes, sum(steps[:-1]))
+        built = max(built, sum(steps[1:]))
+    return _Plan(rows[(1 << count) - 1], probes, built, max(rows.values()))
 
 
 @dataclass(frozen=True)
@@ -212,6 +282,15 @@ class _Bound:
 
     def card(self, stats: StoreStats) -> int:
         return self.degree(stats, frozenset())
+
+    def planner_estimate(self, fixed: frozenset[Variable]) -> int:
+        """pyoxigraph 0.5's estimate of this pattern's size (sparopt's
+        `estimate_triple_pattern_size`): it starts a join from the smallest."""
+        subject = self.subject is None or self.subject in fixed
+        predicate = self.predicate is None or self.predicate in fixed
+        object_ = self.object is None or self.object in fixed
+        size = _PLANNER_SIZES[(subject, predicate, object_)]
+        return size + 1 if self.predicate_iri == _RDF_TYPE else size
 
     def degree(self, stats: StoreStats, fixed: frozenset[Variable]) -> int:
         """The most quads this pattern matches once the `fixed` variables have values."""
