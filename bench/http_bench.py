@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -1050,9 +1051,63 @@ def run(
                     if profile and server.name == OURS:
                         sections += profile_ours(server, data, plan, work)
             sections += dataset_sections(data, results, probed, plan)
+            sections.append(head_to_head(data, plan, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return sections
+
+
+# ---------------------------------------------------------------------------- head to head
+
+HEAD_TO_HEAD = (OURS, LEAN, OXIGRAPH)
+
+
+def head_to_head(data: Dataset, plan: Plan, work: Path) -> Section:
+    """Distinct lookups on ours, the lean reference and Oxigraph server, all started, in
+    alternating rounds: this VM's speed drifts by tens of percent within minutes, and a
+    ratio of rounds run side by side is steadier than one of runs minutes apart. Only the
+    server measured has work; the others idle."""
+    rounds = 2 if plan.lookup.seconds < 10 else 4
+    load = Load(plan.lookup.threads, plan.lookup.connections, 5)
+    lean_store = work / f"{data.label}-lean-store"  # ours holds its store for writing
+    shutil.copytree(data.store, lean_store, ignore=shutil.ignore_patterns("query-snapshots"))
+    chosen = [_with_port(s) for s in servers(data, work) if s.name in HEAD_TO_HEAD]
+    for server in chosen:
+        if server.name == LEAN:
+            server.env["BENCH_STORE"] = str(lean_store)
+    rps: dict[str, list[float]] = {server.name: [] for server in chosen}
+    with ExitStack() as stack:
+        for server in chosen:
+            stack.enter_context(running(server))
+        for round_ in range(rounds):
+            order = chosen[round_ % len(chosen) :] + chosen[: round_ % len(chosen)]
+            for server in order:
+                paths = [query_path(server.endpoint, lookup_query(d)) for d in data.deployments]
+                wrk_run(server, paths, plan.warm, work, nonce=True)
+                stats = wrk_run(server, paths, load, work, nonce=True)
+                rps[server.name].append(stats["requests"] / (stats["duration_us"] / 1e6))
+    shutil.rmtree(lean_store, ignore_errors=True)
+    ours = rps[OURS]
+    table = Section(
+        f"HTTP, {data.label}: distinct lookups head to head, {rounds} alternating rounds",
+        ["server", *(f"round {i + 1}" for i in range(rounds)), "median rps", "ours / it"],
+    )
+    for name, found in rps.items():
+        ratios = [a / b for a, b in zip(ours, found, strict=True)]
+        table.rows.append(
+            [name, *(_rps(v) for v in found), _rps(statistics.median(found))]
+            + (["—"] if name == OURS else [f"{statistics.median(ratios):.2f}x"])
+        )
+    table.notes.append(
+        f"wrk {load.describe()} per round and server (after 1 s of warm-up), the order "
+        "rotating each round; 'ours / it' is the median of the per-round ratios. The goal "
+        "(issue 4): ours ≥ 0.5x Oxigraph server."
+    )
+    log(
+        f"http: head to head {data.label}: "
+        + ", ".join(f"{name} {statistics.median(found):,.0f}" for name, found in rps.items())
+    )
+    return table
 
 
 # ---------------------------------------------------------------------------- profiling
