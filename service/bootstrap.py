@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, parse
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, Triple, parse
 
 from citytools import __version__
 from citytools import vocab as v
@@ -130,33 +130,33 @@ def open_backend(
             "the remote-endpoint backend (CITYTOOLS_ENDPOINT / --endpoint) is not available "
             "in this version; use the embedded store"
         )
-    if isinstance(role, Replica):
-        board = VersionBoard(role.cluster.board_path)
+    board = VersionBoard(role.cluster.board_path) if role is not None else None
+    if isinstance(role, Replica) and board is not None:
         snapshots = role.cluster.snapshots
-        follower = ProcessExecutor(
-            None,
-            snapshots,
-            workers=settings.query_workers,
-            settings=settings,
-            inline=settings.inline_queries,
-            board=board,
-        )
-        return CheckpointStore(snapshots, board), follower
+        return CheckpointStore(snapshots, board), _executor(None, snapshots, settings, board)
     location = StoreLocation.for_settings(settings)
     store = open_embedded(location, settings)
     try:
-        executor = ProcessExecutor(
-            store.raw,
-            location.path / SNAPSHOTS_DIR,
-            workers=settings.query_workers,
-            settings=settings,
-            inline=settings.inline_queries,
-            board=VersionBoard(role.cluster.board_path) if role is not None else None,
-        )
+        executor = _executor(store.raw, location.path / SNAPSHOTS_DIR, settings, board)
     except BaseException:
         store.close()
         raise
     return store, executor
+
+
+def _executor(
+    store: Store | None, snapshots: Path, settings: Settings, board: VersionBoard | None
+) -> ProcessExecutor:
+    """The killable query workers (and the inline lane) over the store's checkpoints: the
+    primary's, which takes them, or a replica's (no store), which follows the board."""
+    return ProcessExecutor(
+        store,
+        snapshots,
+        workers=settings.query_workers,
+        settings=settings,
+        inline=settings.inline_queries,
+        board=board,
+    )
 
 
 def demo_sources() -> Iterator[tuple[str, bytes]]:
