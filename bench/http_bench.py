@@ -766,48 +766,26 @@ def bench_server(
     rows: dict[str, int] = {}
     rows["lookup"], _, etag = probe(server, lookups[0])
     route = server.endpoint
-    results.append(
-        measure(
-            server,
-            "lookup",
-            route,
-            "distinct",
-            lookups,
-            plan.lookup,
-            work,
-            warm=plan.warm,
-            nonce=True,
-            rows=rows["lookup"],
-        )
-    )
-    results.append(
-        measure(
-            server,
-            "lookup",
-            route,
-            "repeated",
-            lookups[:1],
-            plan.lookup,
-            work,
-            warm=plan.warm,
-            nonce=False,
-            rows=rows["lookup"],
-        )
-    )
-    if server.name == OURS and etag:
+    lookup_modes: list[tuple[str, list[str], bool, str | None]] = [
+        ("distinct", lookups, True, None),
+        ("repeated", lookups[:1], False, None),
+    ]
+    if server.name == OURS and etag:  # a revalidation: 304 expected
+        lookup_modes.append(("304", lookups[:1], False, etag))
+    for mode, paths, nonce, if_none_match in lookup_modes:
         results.append(
             measure(
                 server,
                 "lookup",
                 route,
-                "304",
-                lookups[:1],
+                mode,
+                paths,
                 plan.lookup,
                 work,
                 warm=plan.warm,
-                nonce=False,
+                nonce=nonce,
                 rows=rows["lookup"],
-                if_none_match=etag,
+                if_none_match=if_none_match,
             )
         )
 
