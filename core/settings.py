@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         True,
         description="Answer queries whose worst case is provably small in the HTTP process",
     )
+    inline_memory_quads: int = Field(
+        500_000,
+        ge=0,
+        description="Largest store (in quads) the inline lane copies into memory, in each "
+        "HTTP process, for lookups about twice as fast; a larger one is read from disk",
+    )
     access_log: bool = Field(
         False, description="One JSON line per HTTP request on standard error (`serve`)"
     )

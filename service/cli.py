@@ -30,7 +30,7 @@ from citytools.service.cli_common import (
     out,
     settings_with,
 )
-from citytools.service.cluster import Cluster, Primary, Replicas, http_server
+from citytools.service.cluster import Cluster, Primary, Replicas
 from citytools.service.http_middleware import configure_logging
 from citytools.service.ingest import Ingestor, Source
 from citytools.service.store import EmbeddedStore
@@ -231,6 +231,7 @@ def serve(
 ) -> None:
     """Run the HTTP service (SPARQL endpoint, saved queries, pages) until stopped."""
     from citytools.service.app import create_app
+    from citytools.service.uvicorn_protocol import http_server
 
     settings = settings_with(store)
     if endpoint or settings.endpoint:

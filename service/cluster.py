@@ -33,9 +33,6 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-import uvicorn
-from fastapi import FastAPI
-
 from citytools.service.versions import VersionBoard
 from citytools.settings import Settings
 
@@ -154,16 +151,11 @@ class Replicas:
                     self.restarts += 1
 
 
-def http_server(app: FastAPI) -> uvicorn.Server:
-    """uvicorn as every process of the service runs it: its own access log off (the
-    service writes one of its own, when asked: CITYTOOLS_ACCESS_LOG)."""
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-
-
 def run_replica(settings: Settings, listener: socket.socket, cluster: Cluster) -> None:
     """A replica process: the service over the newest checkpoint, on the shared socket."""
     from citytools.service.app import create_app
     from citytools.service.http_middleware import configure_logging
+    from citytools.service.uvicorn_protocol import http_server
 
     configure_logging(settings)
     server = http_server(create_app(settings, role=Replica(cluster)))

@@ -45,6 +45,11 @@ class QueryExecutor(Protocol):
         """Evaluate; raise InputError (bad SPARQL), FederationRefused, QueryTimeout."""
         ...
 
+    def answer_now(self, request: QueryRequest) -> QueryAnswer | None:
+        """The answer when it can be given at once, without waiting or risk of running
+        long (`inline_lane.py`); None when only `run` can give it."""
+        ...
+
     def writing(self) -> AbstractAsyncContextManager[None]:
         """Held around every write: waits for running queries, holds new ones, then lets
         readers see the new store version."""

@@ -102,7 +102,7 @@ class ProcessExecutor:
         self._snapshots = Snapshots(store, snapshots_dir) if store is not None else None
         self._directory = snapshots_dir
         self._board = board
-        self._lane = InlineLane(snapshots_dir) if inline else None
+        self._lane = InlineLane(snapshots_dir, settings.inline_memory_quads) if inline else None
         self._size = workers
         self._allowed = settings.federation_endpoints
         self._context = multiprocessing.get_context("spawn")
@@ -128,11 +128,15 @@ class ProcessExecutor:
         if self._snapshots is not None and self._board is not None:
             self._board.publish(self._gate.version)
 
+    def answer_now(self, request: QueryRequest) -> QueryAnswer | None:
+        if self._lane is None or self._closed:
+            return None
+        return self._lane.answer(request, self.version)
+
     async def run(self, request: QueryRequest, *, timeout: float) -> QueryAnswer:
-        if self._lane is not None and not self._closed:
-            answer = self._lane.answer(request, self.version)
-            if answer is not None:
-                return answer
+        answer = self.answer_now(request)
+        if answer is not None:
+            return answer
         deadline = asyncio.get_running_loop().time() + timeout
         worker = await self._acquire(deadline, timeout)
         try:
@@ -407,6 +411,9 @@ class InlineExecutor:
             raise failure(exc) from exc
         finally:
             self._gate.leave()
+
+    def answer_now(self, request: QueryRequest) -> QueryAnswer | None:
+        return None  # a thread is no safer place than the event loop for a query
 
     def writing(self) -> AbstractAsyncContextManager[None]:
         return self._gate.writing()

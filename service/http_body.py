@@ -46,11 +46,11 @@ def url_params(request: Request) -> Params:
     for pair in raw.split("&"):
         if pair:
             name, _, value = pair.partition("=")
-            items.append((_decoded(name), _decoded(value)))
+            items.append((decoded(name), decoded(value)))
     return ImmutableMultiDict(items)
 
 
-def _decoded(text: str) -> str:
+def decoded(text: str) -> str:
     """Form decoding: `+` is a space, `%XX` a byte, the bytes UTF-8. The escapes become
     Python `\\xXX` escapes that the C codec decodes; a malformed one (or bytes that are not
     UTF-8) takes `unquote`, which keeps it as it is (or replaces the bytes)."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
-from starlette.requests import Request
 from starlette.responses import Response
 
 from citytools.service.versions import Versions
@@ -107,13 +106,14 @@ def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
-def not_modified(request: Request, validators: Validators) -> bool:
-    """RFC 9110 §13.1: If-None-Match wins over If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
+def not_modified(
+    if_none_match: str | None, if_modified_since: str | None, validators: Validators
+) -> bool:
+    """Whether the client's copy is current, by its `If-None-Match` and
+    `If-Modified-Since` headers. RFC 9110 §13.1: If-None-Match wins."""
     if if_none_match is not None:
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
         return "*" in tags or validators.etag in tags
-    if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since is None:
         return False
     try:

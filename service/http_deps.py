@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from citytools.errors import QueryTimeout
 from citytools.service.cluster import Primary, Replica
-from citytools.service.execution import QueryExecutor, QueryRequest
+from citytools.service.execution import QueryAnswer, QueryExecutor, QueryRequest
 from citytools.service.http_cache import (
     TRUNCATED_HEADER,
     CachedAnswer,
@@ -57,10 +57,9 @@ class AppContext:
         """The answer to `request`: from the cache, from the same query already under way,
         or evaluated now; and whether it may carry the validators of `version` (False when
         a write came in while it was evaluated)."""
-        cached = self.cache.get(version, key)
-        if cached is not None:
-            self.metrics.cache_hits.inc()
-            return cached, True
+        ready = self.answer_now(version, key, request)
+        if ready is not None:
+            return ready
         flight = (version, key)
         running = self._in_flight.get(flight)
         if running is not None:
@@ -81,6 +80,24 @@ class AppContext:
         future.set_result(outcome)
         return outcome
 
+    def answer_now(
+        self, version: int, key: CacheKey, request: QueryRequest
+    ) -> tuple[CachedAnswer, bool] | None:
+        """`answer`, when it needs no waiting: from the cache or the inline lane; None
+        when the query is under way already or needs a worker."""
+        cached = self.cache.get(version, key)
+        if cached is not None:
+            self.metrics.cache_hits.inc()
+            return cached, True
+        if (version, key) in self._in_flight:
+            return None
+        started = time.perf_counter()
+        answer = self.executor.answer_now(request)
+        if answer is None:
+            return None
+        answered = self._answered(answer, request, started)
+        return answered, self.cache.put(version, key, answered)
+
     async def _evaluate(self, request: QueryRequest) -> CachedAnswer:
         started = time.perf_counter()
         try:
@@ -88,6 +105,9 @@ class AppContext:
         except QueryTimeout:
             self.metrics.query_timeouts.inc()
             raise
+        return self._answered(answer, request, started)
+
+    def _answered(self, answer: QueryAnswer, request: QueryRequest, started: float) -> CachedAnswer:
         self.metrics.observe_query(answer.kind, time.perf_counter() - started)
         headers: tuple[tuple[str, str], ...] = ()
         if answer.truncated:
@@ -102,7 +122,10 @@ class AppContext:
         """The store version and validators for `key`, and a 304 when the client's copy
         (If-None-Match / If-Modified-Since) is still current."""
         version, validators = self.cache.validators(key)
-        if conditional and not_modified(request, validators):
+        headers = request.headers
+        if conditional and not_modified(
+            headers.get("if-none-match"), headers.get("if-modified-since"), validators
+        ):
             self.metrics.cache_hits.inc()
             return version, validators, not_modified_response(validators)
         return version, validators, None

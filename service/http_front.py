@@ -29,6 +29,7 @@ class FrontedApp(FastAPI):
     def __init__(self, *, metrics: Metrics, **options: Any) -> None:
         super().__init__(**options)
         self.metrics = metrics
+        self.answered_in_protocol = 0  # by `uvicorn_protocol.py`, in front of this front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _hot(scope):

@@ -15,6 +15,7 @@ from citytools.report import ValidationReport
 from citytools.service.cluster import Primary, Replica
 from citytools.service.http_deps import AppContext, Context
 from citytools.service.http_errors import report_response
+from citytools.service.http_front import FrontedApp
 from citytools.service.http_sources import read_sources
 from citytools.service.ingest import Ingestor, Source
 
@@ -29,7 +30,7 @@ class ReportsHealth(Protocol):
 
 
 @router.get("/health")
-async def health(ctx: Context) -> Response:
+async def health(request: Request, ctx: Context) -> Response:
     """Liveness and readiness: 200 when the store answers and the query workers are up."""
     problems = []
     try:
@@ -44,7 +45,7 @@ async def health(ctx: Context) -> Response:
         "status": "unavailable" if problems else "ok",
         "store": {"open": quads is not None, "quads": quads, "version": ctx.store.version},
         "executor": workers,
-        "process": _process(ctx),
+        "process": _process(ctx, request.app),
         "problems": problems,
     }
     return Response(
@@ -55,12 +56,17 @@ async def health(ctx: Context) -> Response:
     )
 
 
-def _process(ctx: AppContext) -> dict[str, object]:
-    """Which process of the service answered, and (on the primary) how its replicas are."""
+def _process(ctx: AppContext, app: object) -> dict[str, object]:
+    """Which process of the service answered, how many lookups its HTTP protocol answered
+    by itself (`uvicorn_protocol.py`), and (on the primary) how its replicas are."""
+    document: dict[str, object] = {
+        "role": "replica" if isinstance(ctx.role, Replica) else "single",
+        "pid": os.getpid(),
+        "answered_in_protocol": app.answered_in_protocol if isinstance(app, FrontedApp) else 0,
+    }
     if isinstance(ctx.role, Primary):
-        return {"role": "primary", "pid": os.getpid(), "replicas": ctx.role.replicas.health()}
-    role = "replica" if isinstance(ctx.role, Replica) else "single"
-    return {"role": role, "pid": os.getpid()}
+        document.update(role="primary", replicas=ctx.role.replicas.health())
+    return document
 
 
 @router.get("/metrics")

@@ -34,10 +34,12 @@ from citytools.service.http_body import (
 from citytools.service.http_cache import (
     CachedAnswer,
     CacheKey,
+    Validators,
     validator_headers,
 )
 from citytools.service.http_deps import AppContext, context_of
 from citytools.service.store import GraphStore
+from citytools.settings import Settings
 
 router = APIRouter(tags=["SPARQL 1.1 Protocol"])
 
@@ -115,14 +117,14 @@ def negotiate(request: Request, params: Params) -> Formats:
             known = conneg.format_names(conneg.SOLUTIONS, conneg.GRAPHS)
             raise ParameterError("format", f"unknown format {names[0]!r}; use one of {known}")
         return found
-    found = _by_accept(request.headers.get("accept"))
+    found = by_accept(request.headers.get("accept"))
     if found.solutions is None and found.graphs is None:
         raise _not_acceptable("a query answer", conneg.SOLUTIONS, conneg.GRAPHS)
     return found
 
 
 @lru_cache(maxsize=256)  # clients send the same few Accept headers again and again
-def _by_accept(accept: str | None) -> Formats:
+def by_accept(accept: str | None) -> Formats:
     ranges = conneg.parse_accept(accept)
     return Formats(
         conneg.negotiate(ranges, conneg.SOLUTIONS), conneg.negotiate(ranges, conneg.GRAPHS)
@@ -144,44 +146,68 @@ def _graph_iris(params: Params, name: str) -> tuple[str, ...]:
     return tuple(iris)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A query as a protocol request asks it: its text, dataset and acceptable formats."""
+
+    query: str
+    default_graph: tuple[str, ...]  # SPARQL 1.1 Protocol §2.1.4: given graphs make up
+    named_graphs: tuple[str, ...]  # the whole dataset; none = the product's default
+    formats: Formats
+
+    def key(self) -> CacheKey:
+        given = bool(self.default_graph or self.named_graphs)
+        return (
+            "sparql",
+            self.query,
+            " ".join(self.default_graph) if given else "*",
+            " ".join(self.named_graphs) if given else "*",
+            *self.formats.key(),
+        )
+
+    def request(self, settings: Settings) -> QueryRequest:
+        """What to evaluate. An unacceptable family still gets its default: the answer's
+        kind is known only after evaluation, and is checked then (`headers`)."""
+        given = bool(self.default_graph or self.named_graphs)
+        return QueryRequest(
+            sparql=self.query,
+            default_graph=self.default_graph if given else None,
+            named_graphs=self.named_graphs if given else None,
+            solutions_format=(self.formats.solutions or conneg.JSON).media_type,
+            graph_format=(self.formats.graphs or conneg.TURTLE).media_type,
+            max_results=settings.max_results,
+            base_iri=settings.base_iri,
+        )
+
+    def headers(self, cached: CachedAnswer, validators: Validators | None) -> dict[str, str]:
+        """The answer's headers besides its type, with the validators when given (the
+        answer is still current at their version); 406 when its kind has no acceptable
+        format."""
+        solutions = cached.kind in ("select", "ask")
+        if (self.formats.solutions if solutions else self.formats.graphs) is None:
+            family = conneg.SOLUTIONS if solutions else conneg.GRAPHS
+            raise _not_acceptable(f"the answer of a {cached.kind.upper()} query", family)
+        headers = dict(cached.headers)
+        if validators is not None:
+            headers.update(validator_headers(validators))
+        return headers
+
+
 async def _answer(
     request: Request, ctx: AppContext, query: str, params: Params, *, conditional: bool
 ) -> Response:
-    formats = negotiate(request, params)
-    default_graph = _graph_iris(params, "default-graph-uri")
-    named_graphs = _graph_iris(params, "named-graph-uri")
-    # SPARQL 1.1 Protocol §2.1.4: given graphs make up the whole dataset; none = the
-    # product's default (the union of every named graph, all of them nameable).
-    dataset_given = bool(default_graph or named_graphs)
-    key: CacheKey = (
-        "sparql",
+    asked = Asked(
         query,
-        " ".join(default_graph) if dataset_given else "*",
-        " ".join(named_graphs) if dataset_given else "*",
-        *formats.key(),
+        _graph_iris(params, "default-graph-uri"),
+        _graph_iris(params, "named-graph-uri"),
+        negotiate(request, params),
     )
+    key = asked.key()
     version, validators, unchanged = ctx.revalidate(request, key, conditional=conditional)
     if unchanged is not None:
         return unchanged
-    # An unacceptable family still gets its default: the answer's kind is known only
-    # after evaluation, and is checked against what was acceptable below.
-    request_data = QueryRequest(
-        sparql=query,
-        default_graph=default_graph if dataset_given else None,
-        named_graphs=named_graphs if dataset_given else None,
-        solutions_format=(formats.solutions or conneg.JSON).media_type,
-        graph_format=(formats.graphs or conneg.TURTLE).media_type,
-        max_results=ctx.settings.max_results,
-        base_iri=ctx.settings.base_iri,
-    )
-    cached, fresh = await ctx.answer(version, key, request_data)
-    wanted = formats.solutions if cached.kind in ("select", "ask") else formats.graphs
-    if wanted is None:
-        family = conneg.SOLUTIONS if cached.kind in ("select", "ask") else conneg.GRAPHS
-        raise _not_acceptable(f"the answer of a {cached.kind.upper()} query", family)
-    headers = dict(cached.headers)
-    if conditional and fresh:
-        headers.update(validator_headers(validators))
+    cached, fresh = await ctx.answer(version, key, asked.request(ctx.settings))
+    headers = asked.headers(cached, validators if conditional and fresh else None)
     return Response(cached.body, headers=headers, media_type=cached.media_type)
 
 

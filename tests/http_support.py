@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 from citytools.service.app import create_app
+from citytools.service.uvicorn_protocol import http_server
 from citytools.settings import Settings
 
 with warnings.catch_warnings():
@@ -58,12 +58,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app under a real uvicorn on 127.0.0.1 (in a thread); yields its base URL."""
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"
-    )
-    server = uvicorn.Server(config)
+def serving(settings: Settings, **options: Any) -> Iterator[str]:
+    """The app under a real uvicorn on 127.0.0.1 (in a thread), as `serve` runs it
+    (`options`: more of uvicorn's `Config`); yields its base URL."""
+    port = free_port()
+    server = http_server(create_app(settings), host="127.0.0.1", port=port, **options)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -72,7 +71,7 @@ def serving(settings: Settings) -> Iterator[str]:
         assert time.monotonic() < deadline, "the server did not start within 60 s"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{config.port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyoxigraph import Literal, NamedNode, Quad, Store
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Store
 
 from citytools.errors import QueryTimeout
 from citytools.service.execution import QueryRequest
@@ -26,6 +26,7 @@ EX = "http://example.org/"
 G = NamedNode(EX + "graph/things")
 LABEL = NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 N = NamedNode(EX + "n")
+XSD_DATE = NamedNode("http://www.w3.org/2001/XMLSchema#date")
 PREFIXES = f"PREFIX ex: <{EX}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
 # 60 things to the 4th power: ~13 million rows to count, seconds of work.
 SLOW = (
@@ -159,7 +160,7 @@ def test_statistics_are_computed_once_and_a_dead_computers_lock_expires(
     Snapshots(writer, snapshots).take(0)
     lock = stats_path(snapshots, 0).with_suffix(".lock")
     lock.touch()  # another process is computing them
-    lane = InlineLane(snapshots)
+    lane = InlineLane(snapshots, memory_quads=0)
     request = QueryRequest(lookup(1))
 
     def opened_after(seconds: float) -> bool:
@@ -177,3 +178,55 @@ def test_statistics_are_computed_once_and_a_dead_computers_lock_expires(
     assert stats_path(snapshots, 0).exists()
     assert not lock.exists()
     assert snapshot_path(snapshots, 0).is_dir()
+
+
+def _opened(lane: InlineLane, request: QueryRequest) -> bytes:
+    deadline = time.monotonic() + 30
+    while (answer := lane.answer(request, 0)) is None:
+        assert time.monotonic() < deadline, lane.health()
+        time.sleep(0.05)
+    return answer.body
+
+
+def _rows(body: bytes) -> list[str]:
+    return sorted(
+        json.dumps(row, sort_keys=True) for row in json.loads(body)["results"]["bindings"]
+    )
+
+
+def test_a_small_store_is_read_from_memory_with_the_same_answers_as_from_disk(
+    writer: Store, tmp_path: Path
+) -> None:
+    part = BlankNode("part1")
+    writer.add(Quad(thing(1), NamedNode(EX + "part"), part, G))
+    writer.add(Quad(part, LABEL, Literal("Teil", language="de"), G))
+    writer.add(Quad(thing(1), NamedNode(EX + "since"), Literal("2024-04-01", datatype=XSD_DATE), G))
+    writer.flush()
+    snapshots = tmp_path / "lane-snapshots"
+    Snapshots(writer, snapshots).take(0)
+    in_memory = InlineLane(snapshots, memory_quads=len(writer))
+    on_disk = InlineLane(snapshots, memory_quads=len(writer) - 1)
+    queries = [
+        lookup(7),
+        PREFIXES + f"SELECT ?p ?o WHERE {{ <{EX}thing/1> ?p ?o }}",
+        PREFIXES + f"SELECT ?part ?l WHERE {{ <{EX}thing/1> ex:part ?part . ?part rdfs:label ?l }}",
+    ]
+    for query in queries:
+        request = QueryRequest(query)
+        memory_rows, disk_rows = (
+            _rows(_opened(in_memory, request)),
+            _rows(_opened(on_disk, request)),
+        )
+        assert memory_rows == disk_rows
+        assert memory_rows, query
+    assert in_memory.health()["in_memory"] is True
+    assert on_disk.health()["in_memory"] is False
+    assert _rows(_opened(in_memory, QueryRequest(queries[2]))) == [
+        json.dumps(
+            {
+                "l": {"type": "literal", "value": "Teil", "xml:lang": "de"},
+                "part": {"type": "bnode", "value": "part1"},
+            },
+            sort_keys=True,
+        )
+    ]
