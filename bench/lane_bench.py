@@ -10,7 +10,9 @@ generates queries of the lane's grammar (1 to 4 patterns, constants drawn from t
 OPTIONAL sometimes), keeps those the lane would take, and times each one as the lane runs
 it (`evaluate_small`: pyoxigraph evaluation + JSON). The estimate must exceed the time
 taken: the table gives the largest ratio of time taken to estimate (below 1: the bound
-held), and the slowest admitted queries.
+held), and the slowest admitted queries. The same queries are timed on both stores the
+lane reads: the checkpoint on disk and its copy in memory (a store of at most
+`CITYTOOLS_INLINE_MEMORY_QUADS` quads).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from common import Section, count, log  # noqa: E402
 from pyoxigraph import NamedNode, Store  # noqa: E402
 
 from citytools.service.execution import QueryRequest  # noqa: E402
-from citytools.service.inline_lane import BUDGET_US  # noqa: E402
+from citytools.service.inline_lane import BUDGET_US, in_memory_copy  # noqa: E402
 from citytools.service.query_cost import StoreStats, cost_of  # noqa: E402
 from citytools.service.query_eval import evaluate_small  # noqa: E402
 from citytools.service.query_shape import shape_of  # noqa: E402
 
 QUERIES = 3000
+TIMINGS = 3  # per query; the fastest counts
 HEADER = ["query (the 5 slowest admitted, then the 3 nearest their bound)", "estimate", "taken"]
 HEADER.append("taken / estimate")
 SEED = 11
@@ -56,7 +59,11 @@ def run(quick: bool) -> list[Section]:
             f"lane: {label} statistics of {count(stats.quads)} quads in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        return [_measure(store, stats, label)]
+        copy = in_memory_copy(store)
+        return [
+            _measure(store, stats, f"{label} on disk"),
+            _measure(copy, stats, f"{label} in memory"),
+        ]
 
 
 def _measure(store: Store, stats: StoreStats, label: str) -> Section:
@@ -74,13 +81,11 @@ def _measure(store: Store, stats: StoreStats, label: str) -> Section:
             refused += 1
             continue
         request = QueryRequest(sparql, max_results=100_000)
-        started = time.perf_counter()
-        evaluate_small(store, request, reads_from=False)
-        admitted.append((estimate, (time.perf_counter() - started) * 1e6, sparql))
+        admitted.append((estimate, _best_time(store, request), sparql))
     ratios = sorted(taken / estimate for estimate, taken, _ in admitted)
     slowest = sorted(admitted, key=lambda a: -a[1])[:5]
     tightest = sorted(admitted, key=lambda a: -a[1] / a[0])[:3]
-    log(f"lane: {len(admitted)} admitted, largest time/estimate {ratios[-1]:.3f}")
+    log(f"lane: {label}: {len(admitted)} admitted, largest time/estimate {ratios[-1]:.3f}")
     return Section(
         f"Inline lane, {label}: estimated cost against time taken",
         HEADER,
@@ -100,9 +105,22 @@ def _measure(store: Store, stats: StoreStats, label: str) -> Section:
             f"99th percentile {_at(ratios, 0.99):.3f}, largest **{ratios[-1]:.3f}** "
             "(below 1: the bound held for every query).",
             "Taken = `evaluate_small` as the lane calls it (pyoxigraph evaluation over the "
-            "union of the named graphs + SPARQL JSON), one process, nothing else running.",
+            f"union of the named graphs + SPARQL JSON), the fastest of {TIMINGS} runs, one "
+            "process, nothing else running.",
         ],
     )
+
+
+def _best_time(store: Store, request: QueryRequest) -> float:
+    """Microseconds of the fastest of `TIMINGS` evaluations: the bound is on work, and this
+    VM's scheduler now and then stalls a process for a millisecond, more than a whole
+    lookup takes."""
+    best = float("inf")
+    for _ in range(TIMINGS):
+        started = time.perf_counter()
+        evaluate_small(store, request, reads_from=False)
+        best = min(best, time.perf_counter() - started)
+    return best * 1e6
 
 
 def _terms(store: Store, rng: random.Random) -> tuple[list[str], list[str]]:

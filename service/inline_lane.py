@@ -112,14 +112,14 @@ class InlineLane:
             if stats is None:
                 self._next_try = time.monotonic() + RETRY_SECONDS
             elif stats.quads <= self._memory_quads:
-                self._view = _View(version, _in_memory(store), stats, in_memory=True)
+                self._view = _View(version, in_memory_copy(store), stats, in_memory=True)
             else:
                 self._view = _View(version, store, stats, in_memory=False)
         finally:
             self._opening = None
 
 
-def _in_memory(store: Store) -> Store:
+def in_memory_copy(store: Store) -> Store:
     """A copy of `store` in memory, blank nodes named as in `store`: answers from the copy
     are the same bytes as from disk (an ETag names the same answer in every process)."""
     copy = Store()
