@@ -23,11 +23,10 @@ and `tests/test_uvicorn_protocol.py` fails if the path stops being taken.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import uvicorn
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from citytools.service.http_body import decoded
@@ -40,6 +39,13 @@ from citytools.service.http_sparql import Asked, by_accept
 _TARGET = ROUTE.encode() + b"?query="
 _DECLINING_HEADERS = (b"origin", b"expect")  # CORS, and a body announced on a GET
 _SCOPE = {"method": "GET", "path": ROUTE}  # what the request metrics and log line read
+
+
+class _Ready(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    media_type: str | None  # None: no body (304)
+    body: bytes
 
 
 class SparqlHttpProtocol(HttpToolsProtocol):
@@ -97,6 +103,21 @@ class SparqlHttpProtocol(HttpToolsProtocol):
         if front is None or context is None:
             return False
         started = time.perf_counter()
+        # Errors are the route's to answer, in one shape (`http_errors.py`): it meets them
+        # again, and an exception let out here would end in the parser as "invalid HTTP".
+        try:
+            ready = self._ready(context)
+        except Exception:
+            return False
+        if ready is None:
+            return False
+        self._write(*ready)
+        front.answered_in_protocol += 1
+        record(front.metrics, _SCOPE, ROUTE, ready.status, time.perf_counter() - started)
+        return True
+
+    def _ready(self, context: AppContext) -> _Ready | None:
+        """The answer as the route would give it, if it needs no waiting."""
         accept = if_none_match = if_modified_since = None
         for name, value in self.headers:
             if name == b"accept":
@@ -106,31 +127,22 @@ class SparqlHttpProtocol(HttpToolsProtocol):
             elif name == b"if-modified-since":
                 if_modified_since = value.decode("latin-1")
             elif name in _DECLINING_HEADERS:
-                return False
+                return None
         formats = by_accept(accept)
         if formats.solutions is None and formats.graphs is None:
-            return False
+            return None
         asked = Asked(decoded(self.url[len(_TARGET) :].decode("latin-1")), (), (), formats)
         key = asked.key()
         version, validators = context.cache.validators(key)
         if not_modified(if_none_match, if_modified_since, validators):
             context.metrics.cache_hits.inc()
-            status = 304
-            self._write(status, validator_headers(validators), None, b"")
-        else:
-            ready = context.answer_now(version, key, asked.request(context.settings))
-            if ready is None:
-                return False
-            cached, fresh = ready
-            try:
-                headers = asked.headers(cached, validators if fresh else None)
-            except HTTPException:  # not acceptable: the route says so
-                return False
-            status = 200
-            self._write(status, headers, cached.media_type, cached.body)
-        front.answered_in_protocol += 1
-        record(front.metrics, _SCOPE, ROUTE, status, time.perf_counter() - started)
-        return True
+            return _Ready(304, validator_headers(validators), None, b"")
+        answered = context.answer_now(version, key, asked.request(context.settings))
+        if answered is None:
+            return None
+        cached, fresh = answered
+        headers = asked.headers(cached, validators if fresh else None)
+        return _Ready(200, headers, cached.media_type, cached.body)
 
     def _write(
         self, status: int, headers: dict[str, str], media_type: str | None, body: bytes

@@ -94,10 +94,16 @@ def test_a_revalidation_is_answered_304_in_the_protocol(client: httpx.Client) ->
 def test_what_the_path_declines_is_answered_by_the_app(client: httpx.Client) -> None:
     before = answered_here(client)
     malformed = client.get(target("SELECT ?x WHERE { ?x"))
+    # Read as a lookup by the lane, refused by the engine: the route reports the error.
+    too_long = client.get(
+        target(lookup(note="limit").replace(" #", " LIMIT 99999999999999999999 #"))
+    )
     with_format = client.get(target(lookup(note="format")) + "&format=json")
     description = client.get("/sparql", headers={"Accept": "text/turtle"})
     assert malformed.status_code == 400
     assert "malformed SPARQL query" in malformed.text
+    assert too_long.status_code == 400
+    assert "limit should be a non negative integer" in too_long.text
     assert labels(with_format) == ["Hackney"]
     assert description.status_code == 200
     assert "sd:Service" in description.text
