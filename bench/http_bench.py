@@ -1153,7 +1153,10 @@ BUCKETS = (
     ("query string + conneg", re.compile(r"http_body\.py|conneg\.py")),
     ("SPARQL route handler", re.compile(r"http_sparql\.py|http_deps\.py|http_front\.py")),
     ("Starlette / FastAPI routing + middleware", re.compile(r"(starlette|fastapi)/")),
-    ("uvicorn HTTP protocol (and its socket writes)", re.compile(r"uvicorn/")),
+    (
+        "HTTP protocol, uvicorn's and ours (and the socket writes)",
+        re.compile(r"uvicorn/|uvicorn_protocol\.py"),
+    ),
     ("asyncio / uvloop event loop", re.compile(r"asyncio/|uvloop")),
 )
 

@@ -221,6 +221,8 @@ def test_a_small_store_is_read_from_memory_with_the_same_answers_as_from_disk(
         assert memory_rows, query
     assert in_memory.health()["in_memory"] is True
     assert on_disk.health()["in_memory"] is False
+    assert in_memory.health()["answered_in_memory"] == in_memory.health()["answered"] == 3
+    assert on_disk.health()["answered_in_memory"] == 0
     assert _rows(_opened(in_memory, QueryRequest(queries[2]))) == [
         json.dumps(
             {

@@ -118,6 +118,26 @@ def test_a_join_through_the_hub_is_bounded_by_the_hub(stats: StoreStats) -> None
     assert cost(users, stats)[0] == 200
 
 
+def test_the_in_memory_bound_counts_the_lists_the_copy_walks(stats: StoreStats) -> None:
+    """pyoxigraph's in-memory store matches `?s p o` by walking the shorter of the quads
+    with p and the quads with o: 300 typed deployments to find none with a label."""
+    none_labelled = PREFIXES + f"SELECT ?d WHERE {{ ?d rdfs:label <{EX}Deployment> }}"
+    shape = shape_of(none_labelled)
+    assert shape is not None
+    on_disk, in_memory = cost_of(shape, stats), cost_of(shape, stats, in_memory=True)
+    labels = stats.count[str(LABEL.value)]
+    assert in_memory.scanned - on_disk.scanned == min(labels, stats.object_max) == 300
+    # A lookup walks the subject's quads (at most `subject_max`) at each probe.
+    lookup = PREFIXES + f"SELECT ?l WHERE {{ <{EX}deployment/7> ex:system ?s . ?s rdfs:label ?l }}"
+    shape = shape_of(lookup)
+    assert shape is not None
+    on_disk, in_memory = cost_of(shape, stats), cost_of(shape, stats, in_memory=True)
+    extra = in_memory.scanned - on_disk.scanned
+    reads = stats.subject_max + labels  # each pattern read once, by its shortest list
+    assert extra == reads + on_disk.probes * stats.subject_max
+    assert in_memory.rows == on_disk.rows == 2
+
+
 def rows_of(store: Store, sparql: str) -> int:
     result = store.query(sparql, use_default_graph_as_union=True)
     if isinstance(result, QuerySolutions):
