@@ -19,6 +19,7 @@ from citytools.errors import QueryTimeout
 from citytools.service.execution import QueryRequest
 from citytools.service.executor import ProcessExecutor
 from citytools.service.inline_lane import STALE_LOCK_SECONDS, InlineLane
+from citytools.service.query_cost import StoreStats
 from citytools.service.snapshots import Snapshots, snapshot_path, stats_path
 from citytools.settings import Settings
 
@@ -232,3 +233,29 @@ def test_a_small_store_is_read_from_memory_with_the_same_answers_as_from_disk(
             sort_keys=True,
         )
     ]
+
+
+def test_a_query_the_copy_would_walk_long_for_is_answered_from_disk(
+    writer: Store, tmp_path: Path
+) -> None:
+    """Statistics as of a store where one label is shared by millions of quads: finding
+    who bears it is one seek on disk, but a walk of millions in memory (`query_cost`)."""
+    snapshots = tmp_path / "lane-snapshots"
+    Snapshots(writer, snapshots).take(0)
+    labels, n = str(LABEL.value), str(N.value)
+    StoreStats(
+        quads=len(writer),
+        count={labels: 5_000_000, n: 60},
+        max_out={labels: 1, n: 1},
+        max_in={labels: 1, n: 1},
+        subject_max=2,
+        object_max=5_000_000,
+    ).save(stats_path(snapshots, 0))
+    lane = InlineLane(snapshots, memory_quads=10_000)
+    by_label = QueryRequest(PREFIXES + 'SELECT ?x WHERE { ?x rdfs:label "Thing 3" }')
+    assert json.loads(_opened(lane, by_label))["results"]["bindings"] == [
+        {"x": {"type": "uri", "value": f"{EX}thing/3"}}
+    ]
+    assert (lane.health()["answered"], lane.health()["answered_in_memory"]) == (1, 0)
+    assert label(_opened(lane, QueryRequest(lookup(7)))) == ["Thing 7"]
+    assert (lane.health()["answered"], lane.health()["answered_in_memory"]) == (2, 1)
