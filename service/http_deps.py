@@ -121,14 +121,24 @@ class AppContext:
     ) -> tuple[int, Validators, Response | None]:
         """The store version and validators for `key`, and a 304 when the client's copy
         (If-None-Match / If-Modified-Since) is still current."""
-        version, validators = self.cache.validators(key)
         headers = request.headers
-        if conditional and not_modified(
-            headers.get("if-none-match"), headers.get("if-modified-since"), validators
-        ):
+        version, validators, current = self.validate(
+            key,
+            headers.get("if-none-match") if conditional else None,
+            headers.get("if-modified-since") if conditional else None,
+        )
+        return version, validators, not_modified_response(validators) if current else None
+
+    def validate(
+        self, key: CacheKey, if_none_match: str | None, if_modified_since: str | None
+    ) -> tuple[int, Validators, bool]:
+        """The store version and validators for `key`, and whether the client's copy, by
+        the values of its conditional headers, is still current (counted as a cache hit)."""
+        version, validators = self.cache.validators(key)
+        current = not_modified(if_none_match, if_modified_since, validators)
+        if current:
             self.metrics.cache_hits.inc()
-            return version, validators, not_modified_response(validators)
-        return version, validators, None
+        return version, validators, current
 
 
 def _abandoned() -> QueryTimeout:

@@ -263,7 +263,7 @@ def _evaluate_linked(
     Rows, by subsets, smallest first: rows(S) <= rows(S - p) * degree(p, variables of
     S - p) for each p that shares a variable with a linked S - p; the least bound holds.
     The plan: pyoxigraph's optimizer starts from a pattern its heuristic estimates
-    smallest (`_planner_estimate`) and joins each next pattern by a lookup per row so far;
+    smallest (`planner_estimate`) and joins each next pattern by a lookup per row so far;
     which next one it picks is not assumed: for each size k, the largest linked subset of
     k patterns holding the start bounds the k-th step. Ties between starts take the worst."""
     count = len(patterns)

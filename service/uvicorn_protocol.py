@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from citytools.service.http_body import decoded
-from citytools.service.http_cache import not_modified, validator_headers
+from citytools.service.http_cache import validator_headers
 from citytools.service.http_deps import AppContext
 from citytools.service.http_front import ROUTE, FrontedApp
 from citytools.service.http_middleware import record
@@ -133,9 +133,8 @@ class SparqlHttpProtocol(HttpToolsProtocol):
             return None
         asked = Asked(decoded(self.url[len(_TARGET) :].decode("latin-1")), (), (), formats)
         key = asked.key()
-        version, validators = context.cache.validators(key)
-        if not_modified(if_none_match, if_modified_since, validators):
-            context.metrics.cache_hits.inc()
+        version, validators, current = context.validate(key, if_none_match, if_modified_since)
+        if current:
             return _Ready(304, validator_headers(validators), None, b"")
         answered = context.answer_now(version, key, asked.request(context.settings))
         if answered is None:
