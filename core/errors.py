@@ -7,6 +7,8 @@ CityToolsError
 ├── ParameterError        a saved-query parameter of the wrong type/unknown (HTTP 422)
 ├── NotFound              no such saved query, graph or resource            (HTTP 404)
 ├── AuthError             missing (401) or wrong (403) write token
+├── ReadOnlyGraph         a write to a service-maintained graph (provenance,
+│                         reference data, ontology)                         (HTTP 403)
 ├── PayloadTooLarge       body over CITYTOOLS_MAX_BODY_MB                   (HTTP 413)
 ├── QueryTimeout          evaluation passed CITYTOOLS_QUERY_TIMEOUT         (HTTP 503)
 ├── StoreBusy             the embedded store is held by another process     (HTTP 503)
@@ -69,6 +71,13 @@ class AuthError(CityToolsError):
         if forbidden:
             self.status = 403
             self.code = "forbidden"
+
+
+class ReadOnlyGraph(CityToolsError):
+    """The service keeps these graphs itself (provenance, reference data, the ontology)."""
+
+    status = 403
+    code = "read-only-graph"
 
 
 class PayloadTooLarge(CityToolsError):
