@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from citytools.service.http_body import decoded
 from citytools.service.http_cache import validator_headers
@@ -35,6 +35,7 @@ from citytools.service.http_deps import AppContext
 from citytools.service.http_front import ROUTE, FrontedApp
 from citytools.service.http_middleware import record
 from citytools.service.http_sparql import Asked, by_accept
+from citytools.service.http_upgrade import UpgradeIgnoringProtocol
 
 _TARGET = ROUTE.encode() + b"?query="
 _DECLINING_HEADERS = (b"origin", b"expect")  # CORS, and a body announced on a GET
@@ -48,7 +49,7 @@ class _Ready(NamedTuple):
     body: bytes
 
 
-class SparqlHttpProtocol(HttpToolsProtocol):
+class SparqlHttpProtocol(UpgradeIgnoringProtocol):
     """uvicorn's httptools protocol, with `GET /sparql?query=…` answered when its headers
     are in, if the answer is ready at once."""
 
