@@ -1,4 +1,5 @@
-"""The write token: every write route depends on `Writer`.
+"""The write token: every write route depends on `Writer`, and a replica checks it with
+the same function before it passes a write on to the primary (`http_forward.py`).
 
 Unset `CITYTOOLS_WRITE_TOKEN` refuses every write (403); a missing or malformed
 `Authorization: Bearer …` is 401 (with `WWW-Authenticate: Bearer`); a wrong token 403.

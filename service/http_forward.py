@@ -2,9 +2,14 @@
 
 Only the primary holds the store for writing (`cluster.py`), so on a replica `POST
 /update` and `PUT`/`POST`/`DELETE /store` are passed on whole: method, path, headers
-(the token included: the primary checks it) and the body as it streams in; the primary's
-answer streams back as it is. The primary validates, writes, publishes the new version,
-and only then answers, so the next read on any process sees the write.
+(the token included: the primary checks it again) and the body as it streams in; the
+primary's answer streams back as it is. The primary validates, writes, publishes the new
+version, and only then answers, so the next read on any process sees the write.
+
+A write without the right token is not passed on: the replica checks it first, with the
+check of the write routes (`auth.require_write_token`), and leaves such a request to its
+own app, whose route refuses it (401/403) exactly as the primary's would, with the same
+error shape, CORS headers and metrics, and without waiting on the primary.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import httpx
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from citytools.errors import PrimaryUnreachable
+from citytools.errors import AuthError, PrimaryUnreachable
+from citytools.service.auth import require_write_token
+from citytools.service.http_deps import context_of
 from citytools.service.http_errors import render
 
 VIA = b"1.1 citytools-replica"
@@ -38,6 +45,9 @@ class ForwardWrites:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope["method"], scope["path"]) not in WRITES:
             await self.app(scope, receive, send)
+            return
+        if not await _authorised(scope):
+            await self.app(scope, receive, send)  # its route refuses it, as the primary's would
             return
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         url = httpx.URL("http://primary", raw_path=scope["raw_path"] + _query(scope))
@@ -70,6 +80,15 @@ class ForwardWrites:
                 await send({"type": "http.response.body", "body": b""})
             finally:
                 await response.aclose()
+
+
+async def _authorised(scope: Scope) -> bool:
+    request = Request(scope)
+    try:
+        await require_write_token(request, context_of(request))
+    except AuthError:
+        return False
+    return True
 
 
 def _query(scope: Scope) -> bytes:
