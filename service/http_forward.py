@@ -35,6 +35,8 @@ _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade"}
     | {b"transfer-encoding"}
 )
+# The replica's uvicorn adds its own to every answer: passed on too, they would come twice.
+_SERVER_ADDED = frozenset({b"date", b"server"})
 
 
 class ForwardWrites:
@@ -66,7 +68,8 @@ class ForwardWrites:
                 await answer(scope, receive, send)
                 return
             try:
-                headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+                dropped = _HOP_BY_HOP | _SERVER_ADDED
+                headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
                 headers.append((b"via", VIA))  # RFC 9110 §7.6.3: a forwarded answer says so
                 await send(
                     {

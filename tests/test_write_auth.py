@@ -158,4 +158,7 @@ def test_the_right_token_is_still_passed_on_to_the_primary(server: Server) -> No
     assert {r.status_code for _, r in answers} <= {200, 201, 204}
     via = {(role, r.headers.get("via")) for role, r in answers}
     assert via == {("primary", None), ("replica", VIA)}
+    for _, response in answers:  # a forwarded answer too has one Date and one Server
+        assert len(response.headers.get_list("date")) == 1
+        assert len(response.headers.get_list("server")) == 1
     assert graph_size(server) > 0
