@@ -45,8 +45,8 @@ import http_bench  # noqa: E402
 from common import Section, count, log  # noqa: E402
 from http_bench import BIN, CT, OURS, OXIGRAPH, Dataset, Server, running  # noqa: E402
 
-# Inventory rows giving ~60k, ~250k and ~1M quads (19.84 triples a row + ~13.5k shared).
-SIZES = {"60k": 2_345, "250k": 11_920, "1M": 49_720}
+# Inventory rows giving ~60k, ~250k and ~1M quads (~17.9 quads a row + ~17.7k shared).
+SIZES = {"60k": 2_365, "250k": 13_000, "1M": 55_000}
 QUICK_SIZES = ("60k", "250k")
 RUNS = 5
 TOKEN = "bench-write-token"
