@@ -9,7 +9,7 @@ product's one ingest path is timed on its own, then the whole `Ingestor.load`:
 * parse: the inventory loader (`Ingestor.parse`: CSV bytes → triples + line map);
 * validate: the SHACL engine compiled to SPARQL (`Validator.validate`, as `check` and
   `load` call it), its context being the product's reference graphs;
-* store write: `EmbeddedStore.replace_graph` into an on-disk store in a temporary
+* store write: `EmbeddedStore.apply` into an on-disk store in a temporary
   directory, into a new graph and replacing a graph of the same size;
 * load: `Ingestor.load` of the CSV bytes (parse + validate + provenance + write), into a
   new graph, and replacing the previous load with a different inventory of the same size.
@@ -47,7 +47,7 @@ from citytools.loaders.iris import Minter  # noqa: E402
 from citytools.resources import shapes_file  # noqa: E402
 from citytools.service import bootstrap  # noqa: E402
 from citytools.service.ingest import Ingestor, Source  # noqa: E402
-from citytools.service.store import EmbeddedStore, nquads  # noqa: E402
+from citytools.service.store import EmbeddedStore, GraphChange, nquads  # noqa: E402
 from citytools.service.validation import Validator  # noqa: E402
 from citytools.settings import Settings  # noqa: E402
 
@@ -175,16 +175,18 @@ def stage_measures(inv: Inventory, ingestor: Ingestor, ws: Workspace, repeat: in
     other = ingestor.parse(_source(inv.other)).triples if replacing else []
 
     def writes(store: EmbeddedStore, _settings: Settings) -> tuple[float, float]:
-        t_new, _ = timed(lambda: store.replace_graph(graph, inv.triples))
-        t_replace = timed(lambda: store.replace_graph(graph, other))[0] if replacing else 0.0
+        new = set(inv.triples)
+        t_new, _ = timed(lambda: store.apply({graph: GraphChange(added=new)}))
+        replacement = GraphChange(added=set(other) - new, removed=new - set(other))
+        t_replace = timed(lambda: store.apply({graph: replacement}))[0] if replacing else 0.0
         return t_new, t_replace
 
     writes_repeat = min(repeat, 2) if n >= 50_000 else repeat  # the slow ones: bound the run
     t_new, t_replace = _in_fresh_stores(ws, writes_repeat, writes)
-    out.append(Measure(label, "store write: `replace_graph`, new graph", n, t_new))
+    out.append(Measure(label, "store write: `apply`, new graph", n, t_new))
     if replacing:
         out.append(
-            Measure(label, "store write: `replace_graph`, replacing a graph", len(other), t_replace)
+            Measure(label, "store write: `apply`, replacing a graph", len(other), t_replace)
         )
 
     stored = [0, 0, 0]
@@ -336,12 +338,12 @@ def _run(labels: tuple[str, ...], ws: Workspace, quick: bool) -> list[Section]:
             f"Validator set-up (shapes compiled to {len(validator.constraints)} SPARQL "
             f"queries, {count(len(context))} context quads loaded): {seconds(t_validator)}, "
             "once per process.",
-            "Store write = `EmbeddedStore.replace_graph` alone (no flush) into a fresh on-disk "
+            "Store write = `EmbeddedStore.apply` alone (no flush) into a fresh on-disk "
             "store holding the reference graphs. A new graph is written with `Store.load` "
             "(N-Quads, one transaction); replacing = a second write of a different inventory of "
             "the same size into the same graph: one SPARQL Update `DROP SILENT GRAPH` + "
             "`INSERT DATA`.",
-            "`Ingestor.load` = parse + validate + PROV-O + `replace_graph`, from the CSV bytes; "
+            "`Ingestor.load` = parse + validate + PROV-O + `apply`, from the CSV bytes; "
             "triples counted as written, provenance included. Reloads replace the previous load "
             f"of the same graph: once with the annual cost of 1 row in {EDIT_EVERY} edited (a "
             "typical re-upload; only what changed is validated), once with a different inventory "

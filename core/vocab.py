@@ -113,10 +113,18 @@ PARTNER = CT.partner  # Project -> LocalAuthority
 STATUS = CT.status  # Project -> ct:StatusIdea | ct:StatusActive | ct:StatusDone
 USES_SYSTEM = CT.usesSystem  # Project -> System
 ORIGINAL_NAME = CT.originalName  # Vendor/System/ServiceArea -> name as written in a source
-SOURCE_LINE = CT.sourceLine  # Deployment | Project -> xsd:integer, line in the source file
 ILLUSTRATIVE = CT.illustrative  # SourceGraph -> xsd:boolean
 CHECKSUM = CT.checksum  # SourceGraph -> "sha256:..." of the source bytes
 INPUT_KIND = CT.inputKind  # SourceGraph -> xsd:string (inventory-csv, projects-csv, ...)
+# what each write did, in the provenance graph (a prov:Activity per write)
+GRAPH_CHANGE = CT.GraphChange  # one graph's part in a write
+GRAPH_CHANGE_PROP = CT.graphChange  # prov:Activity -> GraphChange
+CHANGED_GRAPH = CT.changedGraph  # GraphChange -> the graph (prov:Entity)
+TRIPLES_ADDED = CT.triplesAdded  # GraphChange -> xsd:integer
+TRIPLES_REMOVED = CT.triplesRemoved  # GraphChange -> xsd:integer
+DEPLOYMENTS_ADDED = CT.deploymentsAdded  # GraphChange -> xsd:integer
+DEPLOYMENTS_REMOVED = CT.deploymentsRemoved  # GraphChange -> xsd:integer
+CONTRACT_ENDS_MOVED = CT.contractEndsMoved  # GraphChange -> xsd:integer
 
 # --- controlled values (skos:Concept, each in a ct: concept scheme) -----------
 FUNCTIONS = {"frontline": CT.Frontline, "corporate": CT.Corporate}

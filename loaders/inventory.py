@@ -141,10 +141,7 @@ class _Rows:
         # literal-valued statements as N-Triples text (see literals.py)
         label = escape(f"{sys_t} — {record.name} — {area_t}")
         dep_s, con_s = f"<{dep_iri}> ", f"<{con_iri}> "
-        text = (
-            f'{dep_s}{_LABEL} "{label}" .\n{dep_s}{_LINE} "{line}"^^{_INTEGER} .\n'
-            f'{con_s}{_LABEL} "Contract: {label}" .\n{con_s}{_LINE} "{line}"^^{_INTEGER} .\n'
-        )
+        text = f'{dep_s}{_LABEL} "{label}" .\n{con_s}{_LABEL} "Contract: {label}" .\n'
         if sat_t:
             text += f'{dep_s}{_SATISFACTION} "{escape(sat_t)}"^^{_INTEGER} .\n'
         if start_t:
@@ -216,7 +213,6 @@ _MANUFACTURER = v.MANUFACTURER
 _CLASSIFIED_AS = v.CLASSIFIED_AS
 # literal-valued properties and datatypes, in N-Triples syntax
 _LABEL = str(v.RDFS.label)
-_LINE = str(v.SOURCE_LINE)
 _SATISFACTION = str(v.SATISFACTION)
 _START = str(v.START_DATE)
 _END = str(v.END_DATE)

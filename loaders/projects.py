@@ -64,7 +64,6 @@ def parse_projects(data: bytes, *, source: str, minter: Minter) -> Parsed:
             (v.RDF.type, v.PROJECT),
             (v.RDFS.label, Literal(name)),
             (v.LEAD_AUTHORITY, lead),
-            (v.SOURCE_LINE, Literal(line)),
         ]
         for text in _split(partners_t):
             partner = _authority(build, parsed, line, text)

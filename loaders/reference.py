@@ -1,11 +1,11 @@
 """The shipped reference data as RDF: London authorities, LGSL with LGFL, curated standards.
 
-Each graph also describes itself (`ct:SourceGraph`): where its data came from
-(`dct:source`, the upstream files at the commits named in
-`reference/PROVENANCE.md`), its licences and the attribution they require
-(`reference/LICENCES.md`). Its `prov:generatedAtTime` is the date of the newest
-upstream snapshot rather than the time of building, so the same files always
-give the same triples (the bootstrap rewrites a reference graph only when they change).
+Each graph comes with its description (`reference_descriptions`), which the service
+writes into its provenance graph, not into the graph itself: where its data came from
+(`dct:source`, the upstream files at the commits named in `reference/PROVENANCE.md`), its
+licences and the attribution they require (`reference/LICENCES.md`), and as
+`dct:modified` the date of the newest upstream snapshot, so the same files always give
+the same statements (the bootstrap rewrites a reference graph only when they change).
 
 Everything is read once per process and per base IRI (`functools.lru_cache`).
 """
@@ -13,7 +13,6 @@ Everything is read once per process and per base IRI (`functools.lru_cache`).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,7 +40,6 @@ class _About:
     """What a reference graph says about itself."""
 
     label: str
-    files: tuple[str, ...]  # shipped files it is built from (checksummed)
     sources: tuple[str, ...]  # upstream files, pinned to a commit
     licences: tuple[str, ...]
     holders: tuple[str, ...]
@@ -51,7 +49,6 @@ class _About:
 
 _LONDON = _About(
     label="London local authorities (reference data)",
-    files=("london_local_authorities.csv",),
     sources=(
         _GITHUB + "mysociety/uk_local_authority_names_and_codes/blob/"
         "67ef8b118938678401a452f4f19f669a7221cc73/"
@@ -75,7 +72,6 @@ _LONDON = _About(
 )
 _LGSL = _About(
     label="Local Government Services and Functions Lists (reference data)",
-    files=("lgsl_services.csv", "lgfl_functions.csv"),
     sources=(
         _GITHUB + "movermeyer/ckanext-esdstandards/blob/"
         "0133a969e8f78c569da0236c017a84ec9a6e774e/ckanext-esdstandards-data/services.csv",
@@ -95,7 +91,6 @@ _LGSL = _About(
 )
 _STANDARDS = _About(
     label="Interoperability standards (curated reference data)",
-    files=("standards.ttl",),
     sources=(),  # curated by this project; no upstream file
     licences=(CC_BY_4,),
     holders=("City Tools Graph contributors",),
@@ -106,6 +101,9 @@ _STANDARDS = _About(
 )
 
 
+_ABOUT = {LONDON_AUTHORITIES: _LONDON, LGSL: _LGSL, STANDARDS: _STANDARDS}
+
+
 def graph_iri(minter: Minter, name: str) -> NamedNode:
     """`{base}graph/reference/{name}`."""
     return minter.graph("reference", name)
@@ -114,6 +112,18 @@ def graph_iri(minter: Minter, name: str) -> NamedNode:
 def reference_graphs(minter: Minter) -> dict[NamedNode, list[Triple]]:
     """Every reference graph by name (fresh lists: callers may change them)."""
     return {graph: list(triples) for graph, triples in _graphs(minter).items()}
+
+
+@dataclass(frozen=True)
+class Description:
+    """What provenance says of a reference graph."""
+
+    label: str
+    facts: tuple[tuple[NamedNode, NamedNode | Literal], ...]  # sources, licences, rights
+
+
+def reference_descriptions(minter: Minter) -> dict[NamedNode, Description]:
+    return {graph_iri(minter, name): _describe(about) for name, about in _ABOUT.items()}
 
 
 def london_authorities(minter: Minter) -> list[Triple]:
@@ -144,15 +154,11 @@ def standards_triples() -> tuple[Triple, ...]:
 @lru_cache(maxsize=8)
 def _graphs(minter: Minter) -> dict[NamedNode, tuple[Triple, ...]]:
     built = {
-        LONDON_AUTHORITIES: (_london(minter), _LONDON),
-        LGSL: (_lgsl(minter), _LGSL),
-        STANDARDS: (list(standards_triples()), _STANDARDS),
+        LONDON_AUTHORITIES: _london(minter),
+        LGSL: _lgsl(minter),
+        STANDARDS: list(standards_triples()),
     }
-    graphs = {}
-    for name, (triples, about) in built.items():
-        graph = graph_iri(minter, name)
-        graphs[graph] = (*triples, *_describe(graph, about, len(triples)))
-    return graphs
+    return {graph_iri(minter, name): tuple(triples) for name, triples in built.items()}
 
 
 @lru_cache(maxsize=8)
@@ -162,30 +168,15 @@ def reference_rows(name: str) -> tuple[dict[str, str], ...]:
     return tuple(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def _checksum(files: tuple[str, ...]) -> str:
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update(reference_file(name).read_bytes())
-    return "sha256:" + digest.hexdigest()
-
-
-def _describe(graph: NamedNode, about: _About, count: int) -> list[Triple]:
+def _describe(about: _About) -> Description:
     facts: list[tuple[NamedNode, NamedNode | Literal]] = [
-        (v.RDF.type, v.SOURCE_GRAPH),
-        (v.RDF.type, v.PROV.Entity),
-        (v.RDF.type, v.VOID.Dataset),
-        (v.RDFS.label, Literal(about.label)),
         *((v.DCT.source, NamedNode(s)) for s in about.sources),
         *((v.DCT.license, NamedNode(lic)) for lic in about.licences),
         *((v.DCT.rightsHolder, Literal(h)) for h in about.holders),
         (v.DCT.rights, Literal(about.attribution)),
-        (v.PROV.generatedAtTime, Literal(about.generated, datatype=v.XSD.dateTime)),
-        (v.CHECKSUM, Literal(_checksum(about.files))),
-        (v.INPUT_KIND, Literal("reference")),
-        (v.VOID.triples, Literal(count)),
-        (v.ILLUSTRATIVE, Literal(False)),
+        (v.DCT.modified, Literal(about.generated, datatype=v.XSD.dateTime)),
     ]
-    return [Triple(graph, p, o) for p, o in facts]
+    return Description(about.label, tuple(facts))
 
 
 def _london(minter: Minter) -> list[Triple]:

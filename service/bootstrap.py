@@ -2,7 +2,7 @@
 
 Reference data (ontology, London authorities, LGSL, standards) is written into
 its own named graphs the first time a store is used, and rewritten only when
-the shipped files change (their checksum is kept in each graph).
+the shipped files change (their checksum is kept in the provenance graph).
 """
 
 from __future__ import annotations
@@ -16,22 +16,23 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, Triple, parse
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, Triple, parse
 
 from citytools import __version__
-from citytools import vocab as v
 from citytools.errors import CityToolsError
 from citytools.loaders import reference
 from citytools.loaders.iris import Minter
+from citytools.report import ValidationReport
 from citytools.resources import ONTOLOGY_IRI, ontology_file, shapes_file
 from citytools.service.checkpoint_store import CheckpointStore
 from citytools.service.cluster import Primary, Replica
 from citytools.service.execution import QueryExecutor
 from citytools.service.executor import ProcessExecutor
 from citytools.service.ingest import Ingestor, Source
-from citytools.service.store import EmbeddedStore, GraphStore
+from citytools.service.store import EmbeddedStore, GraphChange, GraphStore
 from citytools.service.validation import Validator
 from citytools.service.versions import VersionBoard
+from citytools.service.writes import SourceFacts, Write, WritePath
 from citytools.settings import Settings
 
 
@@ -46,6 +47,8 @@ def reference_graphs(minter: Minter) -> dict[NamedNode, list[Triple]]:
     return graphs
 
 
+REFERENCE_KIND = "reference"
+ONTOLOGY_DESCRIPTION = reference.Description("City Tools ontology", ())
 _BLANK_NODE = re.compile(r"_:[A-Za-z0-9_\-.]+")
 
 
@@ -59,17 +62,30 @@ def _checksum(triples: list[Triple]) -> str:
 
 
 def ensure_reference(store: GraphStore, minter: Minter) -> list[NamedNode]:
-    """Write the reference graphs that are missing or out of date; return those written."""
-    written = []
+    """Write the reference graphs that are missing or out of date, in one write; return
+    those written. They are the validator's context, so they are not validated."""
+    writes = WritePath(store, _validator(minter.base), minter)
+    about = reference.reference_descriptions(minter)
+    pending = []
     for graph, triples in reference_graphs(minter).items():
         checksum = _checksum(triples)
-        stamp = Triple(graph, v.CHECKSUM, Literal(checksum))
-        if store.has_graph(graph) and stamp in set(store.graph_triples(graph)):
+        if writes.source_of(graph) == (checksum, REFERENCE_KIND) and store.has_graph(graph):
             continue
-        body = [t for t in triples if not (t.subject == graph and t.predicate == v.CHECKSUM)]
-        store.replace_graph(graph, [*body, stamp])
-        written.append(graph)
-    return written
+        held = set(store.graph_triples(graph)) if store.has_graph(graph) else set()
+        new = set(triples)
+        description = about.get(graph, ONTOLOGY_DESCRIPTION)
+        facts = SourceFacts(
+            name=None,
+            label=description.label,
+            checksum=checksum,
+            kind=REFERENCE_KIND,
+            extra=description.facts,
+        )
+        change = GraphChange(added=new - held, removed=held - new)
+        pending.append(Write(graph, change, content=new, source=facts, report=ValidationReport()))
+    if pending:
+        writes.commit(pending, label="reference data", service=True)
+    return [write.graph for write in pending if isinstance(write.graph, NamedNode)]
 
 
 @cache

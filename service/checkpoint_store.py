@@ -9,15 +9,15 @@ so a replica never reads older data than a write it could have seen answered.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
-from pyoxigraph import NamedNode, Store, Triple
+from pyoxigraph import Store
 
 from citytools.errors import CityToolsError
 from citytools.service.snapshots import snapshot_path
-from citytools.service.store import StoreReads
+from citytools.service.store import GraphChange, GraphName, StoreReads
 from citytools.service.versions import VersionBoard
 
 READ_ONLY = "a replica does not write: writes go to the primary process"
@@ -49,16 +49,7 @@ class CheckpointStore(StoreReads):
                 return store
         raise CityToolsError("the store's checkpoint could not be opened; try again")
 
-    def update(self, sparql: str) -> NoReturn:
-        raise CityToolsError(READ_ONLY)
-
-    def replace_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> NoReturn:
-        raise CityToolsError(READ_ONLY)
-
-    def add_to_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> NoReturn:
-        raise CityToolsError(READ_ONLY)
-
-    def drop_graph(self, graph: NamedNode) -> NoReturn:
+    def apply(self, changes: Mapping[GraphName, GraphChange]) -> NoReturn:
         raise CityToolsError(READ_ONLY)
 
     def close(self) -> None:

@@ -1,8 +1,11 @@
 """`POST /update`: SPARQL 1.1 Update, with the write token, SHACL-validated before commit.
 
-See `update_plan.py` for how an update is checked. Writers are serialised by the
-app's write lock (so the checked plan is still true when applied); readers are held
-only while the validated outcome is written (`executor.writing()`).
+The endpoints its SERVICE clauses call are checked first (`federation_check.py`; LOAD is
+refused). Then `update_delta.py` works out what the request changes, by queries against
+the store (nothing is executed, nothing copied), and the change goes through the one
+write path (`writes.py`): validated, then committed with its provenance in one
+transaction. Writers are serialised by the app's write lock, so the delta is still true
+when it is committed.
 
 The protocol's `using-graph-uri` / `using-named-graph-uri` and the service's base IRI are
 written into the update text first (`update_text.py`).
@@ -20,7 +23,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from citytools.errors import InputError, ParameterError
+from citytools.report import ValidationReport
 from citytools.service.auth import Writer
+from citytools.service.federation_check import check_services
 from citytools.service.http_body import (
     FORM,
     Params,
@@ -31,9 +36,10 @@ from citytools.service.http_body import (
     url_params,
 )
 from citytools.service.http_deps import Context
-from citytools.service.sparql_scan import refuse_remote
-from citytools.service.update_plan import plan_update
+from citytools.service.store import GraphName, graph_id
+from citytools.service.update_delta import update_delta
 from citytools.service.update_text import with_base, with_protocol_dataset
+from citytools.service.writes import Write, WritePath
 
 router = APIRouter(tags=["SPARQL 1.1 Update"])
 
@@ -63,20 +69,27 @@ async def update(request: Request, ctx: Context, _: Writer) -> Response:
         operation, _iris(params, USING_PARAMETERS[0]), _iris(params, USING_PARAMETERS[1])
     )
     operation = with_base(operation, ctx.settings.base_iri)
-    refuse_remote(operation, ctx.settings.federation_endpoints)
-    async with ctx.write_lock:
-        plan = await anyio.to_thread.run_sync(
-            partial(plan_update, ctx.store, operation, ctx.ingestor.validator)
-        )
-        if plan.text:
-            async with ctx.executor.writing():
-                await anyio.to_thread.run_sync(ctx.store.update, plan.text)
+    check_services(operation, ctx.settings.federation_endpoints, ctx.settings.base_iri)
+    async with ctx.write_lock, ctx.executor.writing():
+        try:
+            changed, report = await anyio.to_thread.run_sync(
+                partial(run_update, ctx.ingestor.writes, operation)
+            )
+        finally:
             ctx.cache.written()
     summary = {
-        "changed": [graph.value for graph in plan.changed],
-        "warnings": len(plan.report.warnings),
+        "changed": [graph_id(graph) for graph in changed],
+        "warnings": len(report.warnings),
     }
     return Response(json.dumps(summary).encode(), media_type="application/json")
+
+
+def run_update(writes: WritePath, update: str) -> tuple[list[GraphName], ValidationReport]:
+    """Work out what `update` changes and commit it through the one write path."""
+    delta = update_delta(writes.store, update, protected=writes.protected())
+    changes = [Write(graph, change) for graph, change in delta.changes.items()]
+    committed = writes.commit(changes, label="SPARQL Update")
+    return [w.graph for w in changes], committed.report
 
 
 @router.get("/update", include_in_schema=False)

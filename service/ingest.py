@@ -1,7 +1,7 @@
-"""The one write path: parse → validate → add provenance → one atomic graph write.
+"""Ingest: parse a source, validate it, hand it to the one write path (`writes.py`).
 
-CLI `load`/`validate`, HTTP `/store`, `/update` and `/validate` all come here,
-so every write is validated the same way and rejected input changes nothing.
+CLI `load`/`validate`, HTTP `/store` and `/validate` and the demo come here, so every
+source is read and validated the same way and rejected input changes nothing.
 """
 
 from __future__ import annotations
@@ -9,19 +9,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import PurePath
 
-from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, QuerySolutions, Store, Triple
+from pyoxigraph import DefaultGraph, NamedNode, Quad, Store, Triple
 
-from citytools import vocab as v
 from citytools.errors import ValidationFailed
 from citytools.loaders.base import Parsed
 from citytools.loaders.detect import detect_kind, parse_source
 from citytools.loaders.iris import Minter
 from citytools.report import ValidationReport
-from citytools.service.store import GraphStore
+from citytools.service.store import GraphChange, GraphName, GraphStore
 from citytools.service.validation import Validator, changed_focus
+from citytools.service.writes import SourceFacts, Write, WritePath, content_checksum
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ class Source:
 
 @dataclass(frozen=True)
 class LoadOutcome:
-    graph: NamedNode
-    triples: int  # triples now in the graph, provenance included
+    graph: GraphName
+    triples: int  # triples now in the graph
     report: ValidationReport
     unchanged: bool  # the same bytes were already loaded into this graph
 
@@ -51,6 +50,7 @@ class Ingestor:
         self.store = store
         self.validator = validator
         self.minter = minter
+        self.writes = WritePath(store, validator, minter)
 
     def default_graph_for(self, source: Source) -> NamedNode:
         return self.minter.graph(PurePath(source.name).stem or "upload")
@@ -71,94 +71,84 @@ class Ingestor:
         self,
         source: Source,
         *,
-        graph: NamedNode | None = None,
+        graph: GraphName | None = None,
         replace: bool = True,
+        label: str | None = None,
         on_stage: Callable[[str], None] = lambda stage: None,
     ) -> LoadOutcome:
-        """Validate and write `source` as the named graph `graph`.
+        """Validate and write `source` as the graph `graph` (see `load_all`)."""
+        target = graph if graph is not None else self.default_graph_for(source)
+        return self.load_all([source], target, replace=replace, label=label, on_stage=on_stage)
 
-        `replace=True` swaps the graph's previous content for the new one in one
-        transaction (a reload validates only what changed and what points to it: the
-        rest was validated when it was stored); `replace=False` adds to it (the union
-        is validated). `on_stage` hears "parse", "validate" and "write" as each begins
-        (for progress bars).
-        Raises ValidationFailed (nothing written) when the data break the shapes.
+    def load_all(
+        self,
+        sources: Sequence[Source],
+        graph: GraphName,
+        *,
+        replace: bool,
+        label: str | None = None,
+        on_stage: Callable[[str], None] = lambda stage: None,
+    ) -> LoadOutcome:
+        """Validate `sources` and write them into `graph` as one write.
+
+        `replace=True` makes the graph hold the sources instead of what it held;
+        `replace=False` adds them to it. Each source is validated, with its own lines, as
+        the graph will be once it is added: only what changed and what points to it (the
+        rest was validated when it was stored). `on_stage` hears "parse", "validate" and
+        "write" as each begins (for progress bars). Raises ValidationFailed (nothing
+        written) when the data break the shapes.
         """
-        target = graph or self.default_graph_for(source)
-        kind = detect_kind(source.data, source=source.name, kind=source.kind)
-        held = list(self.store.graph_triples(target)) if self.store.has_graph(target) else []
-        stored = [t for t in held if t.subject != target]  # without its provenance
-        if _facts(target, held) == {v.CHECKSUM: source.checksum, v.INPUT_KIND: kind}:
-            # The graph holds just this file, read as this kind: nothing to do.
-            return LoadOutcome(target, len(held), ValidationReport(), unchanged=True)
-        on_stage("parse")
-        parsed = self.parse(source)
-        triples = parsed.triples
-        checksum = source.checksum
-        focus = None
-        if stored and replace:  # a reload: what changed, and what points to it
+        exists = isinstance(graph, DefaultGraph) or self.store.has_graph(graph)
+        if len(sources) == 1:
+            only = sources[0]
+            kind = detect_kind(only.data, source=only.name, kind=only.kind)
+            if self.writes.source_of(graph) == (only.checksum, kind) and exists:
+                # The graph holds just this file, read as this kind: nothing to do.
+                count = sum(1 for _ in self.store.graph_triples(graph))
+                return LoadOutcome(graph, count, ValidationReport(), unchanged=True)
+        held = set(self.store.graph_triples(graph)) if exists else set()
+        state, report, kinds = held, ValidationReport(), []
+        for index, source in enumerate(sources):
+            on_stage("parse")
+            parsed = self.parse(source)
+            kinds.append(parsed.kind)
             # Compared as stored ("27900.00" is kept as "27900"), or every decimal differs.
-            triples = canonical(triples)
-            focus = changed_focus(set(stored), set(triples))
-        elif stored:  # the graph now holds more than the file: its checksum is of the content
-            triples = canonical([*stored, *triples])
-            checksum = content_checksum(triples)
-        on_stage("validate")
-        report = ValidationReport(list(parsed.report.findings))
-        report.extend(
-            self.validator.validate(triples, lines=parsed.lines, source=source.name, focus=focus)
-        )
+            triples = set(canonical(parsed.triples))
+            new = triples if replace and index == 0 else state | triples
+            on_stage("validate")
+            report.extend(parsed.report)
+            report.extend(
+                self.validator.validate(
+                    list(new),
+                    lines=parsed.lines,
+                    source=source.name,
+                    focus=changed_focus(state, new) if state else None,
+                )
+            )
+            state = new
         if not report.conforms:
             raise ValidationFailed(report)
         on_stage("write")
-        provenance = self._provenance(target, source, parsed.kind, len(triples), checksum)
-        self.store.replace_graph(target, [*triples, *provenance])
-        return LoadOutcome(target, self._count(target), report, unchanged=False)
-
-    def _count(self, graph: NamedNode) -> int:
-        result = self.store.query(
-            f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
-        )
-        assert isinstance(result, QuerySolutions)
-        count = next(iter(result))["n"]
-        return int(count.value) if isinstance(count, Literal) else 0
-
-    def _provenance(
-        self, graph: NamedNode, source: Source, kind: str, data_triples: int, checksum: str
-    ) -> Sequence[Triple]:
-        """PROV-O and VoID statements about the source graph, stored inside it."""
-        now = datetime.now(UTC).replace(microsecond=0).isoformat()
-        facts: list[tuple[NamedNode, NamedNode | Literal]] = [
-            (v.RDF.type, v.SOURCE_GRAPH),
-            (v.RDF.type, v.PROV.Entity),
-            (v.RDF.type, v.VOID.Dataset),
-            (v.RDFS.label, Literal(PurePath(source.name).name)),
-            (v.DCT.source, Literal(source.name)),
-            (v.PROV.generatedAtTime, Literal(now, datatype=v.XSD.dateTime)),
-            (v.CHECKSUM, Literal(checksum)),
-            (v.INPUT_KIND, Literal(kind)),
-            (v.VOID.triples, Literal(str(data_triples), datatype=v.XSD.integer)),
-            (
-                v.ILLUSTRATIVE,
-                Literal("true" if source.illustrative else "false", datatype=v.XSD.boolean),
-            ),
-        ]
-        return [Triple(graph, p, o) for p, o in facts]
+        change = GraphChange(added=state - held, removed=held - state)
+        if not exists and not state:
+            change.exists_after = True  # an empty upload still makes the graph
+        facts = _facts(sources, kinds, state) if replace or not held else None
+        names = ", ".join(PurePath(s.name).name for s in sources)
+        write = Write(graph, change, content=state, source=facts, report=report)
+        committed = self.writes.commit([write], label=label or f"load {names}")
+        return LoadOutcome(graph, committed.triples[graph], report, unchanged=False)
 
 
-def _facts(graph: NamedNode, triples: Iterable[Triple]) -> dict[NamedNode, str]:
-    """A source graph's recorded checksum and input kind."""
-    return {
-        t.predicate: str(getattr(t.object, "value", t.object))
-        for t in triples
-        if t.subject == graph and t.predicate in (v.CHECKSUM, v.INPUT_KIND)
-    }
-
-
-def content_checksum(triples: Iterable[Triple]) -> str:
-    """The checksum of a graph's statements in any order: for graphs that no single file holds."""
-    lines = sorted(f"{t}\n" for t in triples)
-    return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+def _facts(sources: Sequence[Source], kinds: Sequence[str], content: set[Triple]) -> SourceFacts:
+    """Provenance of a graph that holds exactly `sources`."""
+    names = [s.name for s in sources]
+    return SourceFacts(
+        name=" + ".join(names),
+        label=" + ".join(PurePath(n).name for n in names),
+        checksum=sources[0].checksum if len(sources) == 1 else content_checksum(content),
+        kind=" + ".join(dict.fromkeys(kinds)),
+        illustrative=any(s.illustrative for s in sources),
+    )
 
 
 def canonical(triples: Iterable[Triple]) -> list[Triple]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -21,6 +22,7 @@ from pyoxigraph import (
     DefaultGraph,
     Literal,
     NamedNode,
+    Quad,
     QueryBoolean,
     QuerySolutions,
     QueryTriples,
@@ -35,6 +37,31 @@ from citytools.errors import StoreBusy
 
 QueryResult = QuerySolutions | QueryTriples | QueryBoolean
 Term = NamedNode | BlankNode | Literal | Triple
+GraphName = NamedNode | DefaultGraph  # DefaultGraph() is the stored default graph
+
+
+@dataclass
+class GraphChange:
+    """What one write does to one graph: the triples it adds (not there before) and removes
+    (there before), and, for a named graph, whether it exists afterwards (None: as before;
+    an empty named graph can exist)."""
+
+    added: set[Triple] = field(default_factory=set)
+    removed: set[Triple] = field(default_factory=set)
+    exists_after: bool | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.exists_after is not None)
+
+
+def graph_id(graph: GraphName) -> str:
+    """How answers name a graph: its IRI, or "default" for the stored default graph."""
+    return graph.value if isinstance(graph, NamedNode) else "default"
+
+
+def shown(graph: GraphName) -> str:
+    """How messages name a graph."""
+    return f"<{graph.value}>" if isinstance(graph, NamedNode) else "the stored default graph"
 
 
 class GraphStore(Protocol):
@@ -45,21 +72,16 @@ class GraphStore(Protocol):
         sparql: str,
         *,
         substitutions: dict[Variable, Term] | None = None,
-        default_graph: Sequence[NamedNode] | None = None,
+        default_graph: Sequence[GraphName] | None = None,
         named_graphs: Sequence[NamedNode] | None = None,
-    ) -> QueryResult: ...
-
-    def update(self, sparql: str) -> None: ...
-
-    def replace_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
-        """Atomically make `graph` hold exactly `triples`."""
+    ) -> QueryResult:
+        """`default_graph=None` is the union of all graphs (as for every query the service
+        answers); name `[DefaultGraph()]` for the stored default graph alone."""
         ...
 
-    def add_to_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
-        """Atomically add `triples` to `graph`."""
+    def apply(self, changes: Mapping[GraphName, GraphChange]) -> None:
+        """Commit every change in one transaction: all of it is stored, or none of it."""
         ...
-
-    def drop_graph(self, graph: NamedNode) -> None: ...
 
     def graph_triples(self, graph: NamedNode | DefaultGraph) -> Iterator[Triple]: ...
 
@@ -69,9 +91,9 @@ class GraphStore(Protocol):
 
     def quad_count(self) -> int: ...
 
-    def dump(
-        self, output: IO[bytes], *, fmt: RdfFormat, graph: NamedNode | None = None
-    ) -> None: ...
+    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: GraphName | None = None) -> None:
+        """The whole dataset, or one graph (the stored default graph included)."""
+        ...
 
     @property
     def version(self) -> int:
@@ -81,10 +103,10 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
-def nquads(graph: NamedNode, triples: Iterable[Triple]) -> bytes:
+def nquads(graph: GraphName, triples: Iterable[Triple]) -> bytes:
     """Serialise triples into `graph` as N-Quads (pyoxigraph terms print as N-Triples)."""
-    target = str(graph)
-    return "".join(f"{t.subject} {t.predicate} {t.object} {target} .\n" for t in triples).encode()
+    suffix = " ." if isinstance(graph, DefaultGraph) else f" {graph} ."
+    return "".join(f"{t.subject} {t.predicate} {t.object}{suffix}\n" for t in triples).encode()
 
 
 class StoreReads:
@@ -98,7 +120,7 @@ class StoreReads:
         sparql: str,
         *,
         substitutions: dict[Variable, Term] | None = None,
-        default_graph: Sequence[NamedNode] | None = None,
+        default_graph: Sequence[GraphName] | None = None,
         named_graphs: Sequence[NamedNode] | None = None,
     ) -> QueryResult:
         return self._handle().query(
@@ -123,7 +145,7 @@ class StoreReads:
     def quad_count(self) -> int:
         return len(self._handle())
 
-    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: NamedNode | None = None) -> None:
+    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: GraphName | None = None) -> None:
         store = self._handle()
         if graph is None:
             store.dump(output, format=fmt)
@@ -163,26 +185,27 @@ class EmbeddedStore(StoreReads):
     def _written(self) -> None:
         self._version += 1
 
-    def update(self, sparql: str) -> None:
-        self._store.update(sparql)
-        self._written()
-
-    def replace_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
-        if not self._store.contains_named_graph(graph):
-            self._store.load(nquads(graph, triples), format=RdfFormat.N_QUADS)
+    def apply(self, changes: Mapping[GraphName, GraphChange]) -> None:
+        additions_only = all(
+            not c.removed and c.exists_after is not False for c in changes.values()
+        )
+        if additions_only and not any(c.exists_after for c in changes.values()):
+            if any(_has_blank(t) for c in changes.values() for t in c.added):
+                # A parse would rename blank nodes; keep their identity (still one transaction).
+                self._store.extend(
+                    Quad(t.subject, t.predicate, t.object, graph)
+                    for graph, change in changes.items()
+                    for t in change.added
+                )
+            else:  # one load is one transaction, and much faster than a SPARQL text to parse
+                self._store.load(
+                    b"".join(nquads(g, c.added) for g, c in changes.items()),
+                    format=RdfFormat.N_QUADS,
+                )
         else:
-            # One SPARQL Update is one transaction: what it removes and adds commit together.
-            change = _replacement(graph, set(self.graph_triples(graph)), set(triples))
-            if change:
-                self._store.update(change)
-        self._written()
-
-    def add_to_graph(self, graph: NamedNode, triples: Sequence[Triple]) -> None:
-        self._store.load(nquads(graph, triples), format=RdfFormat.N_QUADS)
-        self._written()
-
-    def drop_graph(self, graph: NamedNode) -> None:
-        self._store.update(f"DROP SILENT GRAPH {graph}")
+            text = _update_text(self._store, changes)
+            if text:
+                self._store.update(text)  # one SPARQL Update request is one transaction
         self._written()
 
     def flush(self) -> None:
@@ -203,28 +226,37 @@ class EmbeddedStore(StoreReads):
             self._lock = None
 
 
-def _replacement(graph: NamedNode, old: set[Triple], new: set[Triple]) -> str:
-    """The update that turns `old` into `new`: only the difference when it is small (a
-    re-upload with a few rows edited parses and writes that much), else drop and insert.
-    Blank nodes cannot be matched across parses, nor stand in DELETE DATA: drop and insert."""
-    removed, added = old - new, new - old
-    blank = any(
-        isinstance(term, BlankNode) for t in (*removed, *added) for term in (t.subject, t.object)
-    )
-    if blank or len(removed) > len(old) // 2:
-        return f"DROP SILENT GRAPH {graph} ;\n" + _insert(graph, new)
-    operations = [f"DELETE DATA {{ GRAPH {graph} {{\n{_lines(removed)}}} }}"] if removed else []
-    if added:
-        operations.append(_insert(graph, added))
-    return " ;\n".join(operations)  # "" when nothing changed
+def _update_text(store: Store, changes: Mapping[GraphName, GraphChange]) -> str:
+    """One SPARQL Update doing every change. A stored blank node cannot be named in
+    DELETE DATA (its label is local to the request), so a graph that loses a triple with
+    a blank node is rewritten whole: dropped, then its new content inserted."""
+    operations: list[str] = []
+    for graph, change in changes.items():
+        target = "DEFAULT" if isinstance(graph, DefaultGraph) else f"GRAPH {graph}"
+        if change.exists_after is False:
+            operations.append(f"DROP SILENT {target}")
+            continue
+        added, removed = change.added, change.removed
+        if any(_has_blank(t) for t in removed):
+            kept = {q.triple for q in store.quads_for_pattern(None, None, None, graph)}
+            added, removed = (kept - removed) | added, set()
+            operations.append(f"CLEAR SILENT {target}")
+        if removed:
+            operations.append(f"DELETE DATA {{ {_block(graph, removed)} }}")
+        if added:
+            operations.append(f"INSERT DATA {{ {_block(graph, added)} }}")
+        if change.exists_after and isinstance(graph, NamedNode):
+            operations.append(f"CREATE SILENT GRAPH {graph}")
+    return " ;\n".join(operations)
 
 
-def _insert(graph: NamedNode, triples: Iterable[Triple]) -> str:
-    return f"INSERT DATA {{ GRAPH {graph} {{\n{_lines(triples)}}} }}"
+def _has_blank(triple: Triple) -> bool:
+    return isinstance(triple.subject, BlankNode) or isinstance(triple.object, BlankNode)
 
 
-def _lines(triples: Iterable[Triple]) -> str:
-    return "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
+def _block(graph: GraphName, triples: Iterable[Triple]) -> str:
+    body = "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
+    return body if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{\n{body}}}"
 
 
 def _take_lock(path: Path) -> IO[str]:
@@ -240,7 +272,3 @@ def _take_lock(path: Path) -> IO[str]:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
-
-
-def open_store(path: Path | None) -> EmbeddedStore:
-    return EmbeddedStore(path)

@@ -24,6 +24,7 @@ from http_support import (
     started,
 )
 from pyoxigraph import NamedNode, RdfFormat, parse
+from rdflib.compare import isomorphic
 
 INVENTORY_CSV = (
     b"authority,service_area,lgsl,function,system,manufacturer,supplier,contract_start,"
@@ -55,8 +56,11 @@ def test_round_trip_put_get_post_delete(client: TestClient) -> None:
     graph = EX + "graph/round-trip"
     assert put_graph(client, graph, VENDORS_TTL) == 201
     assert vendors_in(client, graph) == {EX + "vendor/acme", EX + "vendor/globex"}
-    size = graph_size(client, graph)
-    assert size > 7  # the 7 data triples plus the graph's provenance
+    # A graph holds exactly its data: the GET is isomorphic to what was PUT.
+    got = rdflib.Graph().parse(
+        data=client.get("/store", params={"graph": graph, "format": "nt"}).text, format="nt"
+    )
+    assert isomorphic(got, rdflib.Graph().parse(data=VENDORS_TTL, format="turtle"))
 
     assert put_graph(client, graph, MORE_TTL) == 204  # replace
     assert vendors_in(client, graph) == {EX + "vendor/initech"}
@@ -74,10 +78,14 @@ def test_round_trip_put_get_post_delete(client: TestClient) -> None:
         EX + "vendor/globex",
     }
 
-    before, size = quads(client), graph_size(client, graph)
+    data = (
+        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+        "FILTER(?g != <https://w3id.org/citytools/id/graph/provenance>) }"
+    )
+    before, size = int(select(client, data)[0]["n"]), graph_size(client, graph)
     dropped = client.delete("/store", params={"graph": graph}, headers=AUTH)
     assert dropped.status_code == 204
-    assert quads(client) == before - size
+    assert int(select(client, data)[0]["n"]) == before - size
     assert client.get("/store", params={"graph": graph}).status_code == 404
     again = client.delete("/store", params={"graph": graph}, headers=AUTH)
     assert again.status_code == 404
@@ -138,26 +146,45 @@ def test_post_without_graph_creates_a_new_graph(client: TestClient) -> None:
     assert second.headers["location"] != location
 
 
-def test_default_graph_is_the_union_and_read_only(client: TestClient) -> None:
+def test_default_is_the_stored_default_graph_and_round_trips(client: TestClient) -> None:
     put_graph(client, EX + "graph/union-a", VENDORS_TTL)
-    put_graph(client, EX + "graph/union-b", MORE_TTL)
-    response = client.get(
-        "/store", params={"default": ""}, headers={"Accept": "application/n-triples"}
+    nt = {"Accept": "application/n-triples"}
+    put = client.put(
+        "/store",
+        params={"default": ""},
+        content=MORE_TTL,
+        headers={**AUTH, "Content-Type": "text/turtle"},
     )
-    subjects = {q.subject.value for q in parse(response.content, format=RdfFormat.N_TRIPLES)}
-    assert {EX + "vendor/acme", EX + "vendor/initech"} <= subjects
+    assert put.status_code == 204, put.text  # the stored default graph always exists
+    got = client.get("/store", params={"default": ""}, headers=nt)
+    stored = rdflib.Graph().parse(data=got.text, format="nt")
+    assert isomorphic(stored, rdflib.Graph().parse(data=MORE_TTL, format="turtle"))
+    # the named graph's vendors are not in it: it is one graph, not the union
+    assert (rdflib.URIRef(EX + "vendor/acme"), None, None) not in stored
+    deleted = client.delete("/store", params={"default": ""}, headers=AUTH)
+    assert deleted.status_code == 204
+    assert client.get("/store", params={"default": ""}, headers=nt).text.strip() == ""
+    assert vendors_in(client, EX + "graph/union-a") == {EX + "vendor/acme", EX + "vendor/globex"}
+
+
+def test_the_service_graphs_are_read_only(client: TestClient) -> None:
     before = quads(client)
-    for method in ("PUT", "POST", "DELETE"):
-        refused = client.request(
-            method,
-            "/store",
-            params={"default": ""},
-            content=MORE_TTL,
-            headers={**AUTH, "Content-Type": "text/turtle"},
-        )
-        assert refused.status_code == 405
-        assert refused.headers["allow"] == "GET, HEAD"
-        assert "union" in refused.json()["message"]
+    for graph in (
+        "https://w3id.org/citytools/id/graph/provenance",
+        "https://w3id.org/citytools/id/graph/reference/london-authorities",
+        "https://w3id.org/citytools/ontology",
+    ):
+        for method in ("PUT", "POST", "DELETE"):
+            refused = client.request(
+                method,
+                "/store",
+                params={"graph": graph},
+                content=MORE_TTL,
+                headers={**AUTH, "Content-Type": "text/turtle"},
+            )
+            assert refused.status_code == 403, (graph, method)
+            assert refused.json()["error"] == "read-only-graph"
+        assert client.get("/store", params={"graph": graph}).status_code == 200
     assert quads(client) == before
 
 

@@ -145,14 +145,14 @@ def test_inventory_row_becomes_a_deployment_and_its_contract() -> None:
     assert values(parsed, dep, "inHouseSkill") == {ct("SkillExpert")}
     assert values(parsed, dep, CONFORMS_TO) == {FHIR, OPENAPI}  # "HL7 FHIR;OpenAPI"
     assert values(parsed, dep, "contract") == {con}
-    assert values(parsed, dep, "sourceLine") == {typed("2", "integer")}
+    assert parsed.lines[dep.value] == parsed.lines[con.value] == 2  # for reports, not triples
+    assert not any(t.predicate == ct("sourceLine") for t in parsed.triples)
     assert values(parsed, con, RDF_TYPE) == {ct("Contract")}
     assert values(parsed, con, "buyer") == {hackney}
     assert values(parsed, con, "supplier") == {iri("vendor/servelec")}
     assert values(parsed, con, "startDate") == {typed("2021-04-01", "date")}
     assert values(parsed, con, "endDate") == {typed("2026-03-31", "date")}
     assert values(parsed, con, "annualValue") == {typed("125000.00", "decimal")}
-    assert values(parsed, con, "sourceLine") == {typed("2", "integer")}
     assert parsed.lines[dep.value] == parsed.lines[con.value] == 2
 
 
@@ -197,21 +197,18 @@ def test_optional_cells_that_are_empty_emit_nothing() -> None:
 
 def test_lines_count_the_header_as_line_one_across_blank_and_multiline_rows() -> None:
     parsed = parse_file("inventory.csv")
-    lines = {
-        dep.split("/", 6)[-1]: values(parsed, NamedNode(dep), "sourceLine")
-        for dep in of_type(parsed, "Deployment")
-    }
+    lines = {dep.split("/", 6)[-1]: parsed.lines[dep] for dep in of_type(parsed, "Deployment")}
     assert lines == {
-        "E09000012/adult-social-care/mosaic": {typed("2", "integer")},
-        "E09000012/council-tax/revenues-online": {typed("3", "integer")},
-        "E09000012/libraries/spydus": {typed("4", "integer")},
-        "E09000012/planning/uniform": {typed("5", "integer")},
-        "E09000002/adult-social-care/mosaic": {typed("6", "integer")},
+        "E09000012/adult-social-care/mosaic": 2,
+        "E09000012/council-tax/revenues-online": 3,
+        "E09000012/libraries/spydus": 4,
+        "E09000012/planning/uniform": 5,
+        "E09000002/adult-social-care/mosaic": 6,
         # line 7 is blank
-        "E09000007/children-s-early-help-services/mosaic": {typed("8", "integer")},
-        "E09000033/waste-and-recycling/bartec-collective": {typed("9", "integer")},  # 9-10
-        "E08000003/council-tax/revenues-online": {typed("11", "integer")},
-        "E09000033/electoral-registration/xpress": {typed("12", "integer")},
+        "E09000007/children-s-early-help-services/mosaic": 8,
+        "E09000033/waste-and-recycling/bartec-collective": 9,  # 9-10
+        "E08000003/council-tax/revenues-online": 11,
+        "E09000033/electoral-registration/xpress": 12,
     }
 
 
@@ -562,7 +559,7 @@ def test_bom_crlf_upper_case_and_reordered_columns_are_read() -> None:
     assert messages(parsed, Severity.VIOLATION) == []
     dep = iri("deployment/E09000012/adult-social-care/mosaic")
     assert values(parsed, dep, "system") == {iri("system/mosaic")}
-    assert values(parsed, dep, "sourceLine") == {typed("2", "integer")}
+    assert parsed.lines[dep.value] == 2
 
 
 # --- input kind --------------------------------------------------------------------------
@@ -892,7 +889,7 @@ def test_projects_csv() -> None:
     assert values(parsed, gateway, NamedNode("http://xmlns.com/foaf/0.1/homepage")) == {
         NamedNode("https://example.org/projects/fhir-gateway")
     }
-    assert values(parsed, gateway, "sourceLine") == {typed("2", "integer")}
+    assert parsed.lines[gateway.value] == 2
     canvass = iri("project/joint-electoral-canvass")  # lead "London Borough of Camden"
     assert values(parsed, canvass, "leadAuthority") == {iri("authority/E09000007")}
     assert values(parsed, canvass, NamedNode("http://xmlns.com/foaf/0.1/homepage")) == {

@@ -35,8 +35,15 @@ PRODUCT_SPECIFIC = {
     vocab.SATISFACTION,  # survey answer: 1-5 score
     vocab.ANNUAL_VALUE,  # plain GBP decimals, not schema:MonetaryAmount nodes, for simple queries
     vocab.TOTAL_VALUE,
-    vocab.SOURCE_LINE,  # ingest bookkeeping: where a resource came from
-    vocab.CHECKSUM,
+    vocab.CHECKSUM,  # ingest bookkeeping, in the provenance graph
+    vocab.GRAPH_CHANGE,
+    vocab.GRAPH_CHANGE_PROP,
+    vocab.CHANGED_GRAPH,
+    vocab.TRIPLES_ADDED,
+    vocab.TRIPLES_REMOVED,
+    vocab.DEPLOYMENTS_ADDED,
+    vocab.DEPLOYMENTS_REMOVED,
+    vocab.CONTRACT_ENDS_MOVED,
     vocab.INPUT_KIND,
     vocab.ILLUSTRATIVE,
 }
@@ -76,7 +83,7 @@ def ct_terms_of_type(onto: Graph, *types: URIRef) -> set[URIRef]:
 
 
 def test_vocab_scan_finds_the_whole_vocabulary() -> None:
-    assert len(VOCAB_TERMS) == 57
+    assert len(VOCAB_TERMS) == 64
     assert {vocab.DEPLOYMENT, vocab.SERVICE_AREA, vocab.GSS_CODE, vocab.HOSTINGS["saas"]} <= set(
         VOCAB_TERMS
     )
@@ -132,7 +139,7 @@ def test_every_ct_term_in_the_ontology_is_labelled_and_defined(onto: Graph) -> N
     subjects = {
         s for s in onto.subjects() if isinstance(s, URIRef) and str(s).startswith(str(vocab.CT))
     }
-    assert len(subjects) == 61  # the vocabulary plus the four concept schemes
+    assert len(subjects) == 68  # the vocabulary plus the four concept schemes
     for subject in subjects:
         assert len(list(onto.objects(subject, LABEL))) == 1, subject
         assert len(list(onto.objects(subject, DEFINITION))) == 1, subject
@@ -151,8 +158,8 @@ def test_properties_have_domain_and_range(onto: Graph) -> None:
     xsd = str(vocab.XSD)
     datatype_properties = ct_terms_of_type(onto, DATATYPE_PROPERTY)
     object_properties = ct_terms_of_type(onto, OBJECT_PROPERTY)
-    assert len(datatype_properties) == 15
-    assert len(object_properties) == 17
+    assert len(datatype_properties) == 19
+    assert len(object_properties) == 19
     for prop in datatype_properties | object_properties:
         assert onto.value(prop, DOMAIN) is not None, prop
         assert len(list(onto.objects(prop, RANGE))) == 1, prop

@@ -25,7 +25,7 @@ from citytools.loaders.detect import parse_source
 from citytools.loaders.iris import Minter
 from citytools.resources import reference_file
 from citytools.service.query_resolver import StoreResolver
-from citytools.service.store import EmbeddedStore
+from citytools.service.store import EmbeddedStore, GraphChange
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -125,12 +125,12 @@ def add_months(day: date, months: int) -> date:
 def store() -> Iterator[EmbeddedStore]:
     minter = Minter(BASE)
     opened = EmbeddedStore(None)
-    for graph, triples in reference.reference_graphs(minter).items():
-        opened.replace_graph(graph, triples)
+    graphs = {g: GraphChange(added=set(t)) for g, t in reference.reference_graphs(minter).items()}
     for name in ("inventory.csv", "projects.csv"):
         parsed = parse_source((DATA / name).read_bytes(), source=name, kind=None, minter=minter)
         assert parsed.report.violations == [], [f.describe() for f in parsed.report.violations]
-        opened.replace_graph(minter.graph(name.removesuffix(".csv")), parsed.triples)
+        graphs[minter.graph(name.removesuffix(".csv"))] = GraphChange(added=set(parsed.triples))
+    opened.apply(graphs)
     yield opened
     opened.close()
 

@@ -1,4 +1,5 @@
-"""The embedded store: atomic graph replacement, the single-writer lock, dumps, versions."""
+"""The embedded store: one atomic write of changes to several graphs, the single-writer lock,
+dumps, versions."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, parse
+from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, RdfFormat, Triple, parse
 
 from citytools.errors import StoreBusy
-from citytools.service.store import EmbeddedStore
+from citytools.service.store import EmbeddedStore, GraphChange, GraphName
 
 G = NamedNode("https://example.org/graph/a")
 H = NamedNode("https://example.org/graph/b")
@@ -24,11 +25,17 @@ def triples(n: int, prefix: str = "s") -> list[Triple]:
     ]
 
 
+def put(store: EmbeddedStore, graph: GraphName, content: list[Triple]) -> None:
+    """Make `graph` hold exactly `content`, as a Graph Store PUT does."""
+    held = set(store.graph_triples(graph))
+    store.apply({graph: GraphChange(added=set(content) - held, removed=held - set(content))})
+
+
 def test_replace_graph_swaps_content_and_leaves_other_graphs(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "db")
-    store.replace_graph(G, triples(10))
-    store.replace_graph(H, triples(3, "h"))
-    store.replace_graph(G, triples(4, "x"))
+    put(store, G, triples(10))
+    put(store, H, triples(3, "h"))
+    put(store, G, triples(4, "x"))
     assert {t.subject.value for t in store.graph_triples(G)} == {
         f"https://example.org/x{i}" for i in range(4)
     }
@@ -41,11 +48,11 @@ def test_replace_graph_swaps_content_and_leaves_other_graphs(tmp_path: Path) -> 
 def test_version_changes_on_every_write(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "db")
     seen = [store.version]
-    store.replace_graph(G, triples(2))
+    put(store, G, triples(2))
     seen.append(store.version)
-    store.add_to_graph(G, triples(1, "y"))
+    store.apply({G: GraphChange(added=set(triples(1, "y")))})
     seen.append(store.version)
-    store.drop_graph(G)
+    store.apply({G: GraphChange(exists_after=False)})
     seen.append(store.version)
     assert len(set(seen)) == 4
     assert store.quad_count() == 0
@@ -55,8 +62,9 @@ def test_version_changes_on_every_write(tmp_path: Path) -> None:
 def test_literals_with_quotes_and_newlines_survive_replace(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "db")
     tricky = Triple(G, NamedNode("https://example.org/p"), Literal('say "hi"\n} ; DROP ALL ; #'))
-    store.replace_graph(G, [tricky])
-    store.replace_graph(G, [tricky, *triples(1)])  # the second write goes through SPARQL Update
+    put(store, G, [tricky])
+    put(store, G, [triples(1)[0]])  # a removal: the write goes through SPARQL Update
+    put(store, G, [tricky, *triples(1)])
     assert tricky in set(store.graph_triples(G))
     assert store.quad_count() == 2
     store.close()
@@ -90,8 +98,8 @@ def test_same_process_second_open_is_refused(tmp_path: Path) -> None:
 
 def test_dump_one_graph_as_trig_keeps_the_graph_name(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "db")
-    store.replace_graph(G, triples(2))
-    store.replace_graph(H, triples(5, "h"))
+    put(store, G, triples(2))
+    put(store, H, triples(5, "h"))
     buffer = io.BytesIO()
     store.dump(buffer, fmt=RdfFormat.TRIG, graph=G)
     quads = list(parse(buffer.getvalue(), format=RdfFormat.TRIG))
@@ -105,33 +113,46 @@ def test_dump_one_graph_as_trig_keeps_the_graph_name(tmp_path: Path) -> None:
 
 def test_memory_store_has_no_lock(tmp_path: Path) -> None:
     store = EmbeddedStore(None)
-    store.replace_graph(G, triples(3))
+    put(store, G, triples(3))
     assert store.quad_count() == 3
     store.close()
 
 
-def test_replace_writes_only_the_difference_and_keeps_the_rest(tmp_path: Path) -> None:
+def test_changes_to_several_graphs_commit_together(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "store")
-    graph = NamedNode("https://example.org/g")
-    first = triples(1000)
-    store.replace_graph(graph, first)
-    edited = [*first[:-2], *triples(3, prefix="new")]  # 2 removed, 3 added
-    store.replace_graph(graph, edited)
-    assert set(store.graph_triples(graph)) == set(edited)
-    version = store.version
-    store.replace_graph(graph, edited)  # nothing changed: still one write, same content
-    assert store.version == version + 1
-    assert set(store.graph_triples(graph)) == set(edited)
-    store.replace_graph(graph, triples(10, prefix="other"))  # mostly different: drop + insert
-    assert set(store.graph_triples(graph)) == set(triples(10, prefix="other"))
+    put(store, G, triples(1000))
+    put(store, H, triples(5, "h"))
+    edit = {
+        G: GraphChange(removed=set(triples(2)), added=set(triples(3, prefix="new"))),
+        H: GraphChange(exists_after=False),
+        DefaultGraph(): GraphChange(added=set(triples(1, "d"))),
+    }
+    store.apply(edit)
+    assert set(store.graph_triples(G)) == (set(triples(1000)) - set(triples(2))) | set(
+        triples(3, prefix="new")
+    )
+    assert not store.has_graph(H)
+    assert set(store.graph_triples(DefaultGraph())) == set(triples(1, "d"))
     store.close()
 
 
-def test_replace_with_blank_nodes_drops_and_inserts(tmp_path: Path) -> None:
+def test_an_empty_named_graph_can_exist(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store")
+    store.apply({G: GraphChange(exists_after=True)})
+    assert store.has_graph(G)
+    assert list(store.graph_triples(G)) == []
+    store.close()
+
+
+def test_removing_a_triple_with_a_blank_node_rewrites_the_graph(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "store")
     graph = NamedNode("https://example.org/g")
     p = NamedNode("https://example.org/p")
-    store.replace_graph(graph, [Triple(BlankNode(), p, Literal("a"))])
-    store.replace_graph(graph, [Triple(BlankNode(), p, Literal("b"))])
-    assert [t.object for t in store.graph_triples(graph)] == [Literal("b")]
+    put(store, graph, [Triple(BlankNode(), p, Literal("a")), *triples(2)])
+    stored = [t for t in store.graph_triples(graph) if isinstance(t.subject, BlankNode)]
+    store.apply(
+        {graph: GraphChange(removed=set(stored), added={Triple(BlankNode(), p, Literal("b"))})}
+    )
+    left = list(store.graph_triples(graph))
+    assert sorted(str(t.object) for t in left) == sorted(['"0"', '"1"', '"b"'])
     store.close()
