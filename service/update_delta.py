@@ -67,7 +67,6 @@ except the protected ones. Reading them (WHERE, the source of ADD / COPY) is all
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -91,10 +90,14 @@ from citytools.service.store import GraphChange, GraphName, QueryResult, Term
 
 LOAD_REFUSED = "LOAD is not accepted: send the data to /store instead"
 _CHUNK = 1000  # VALUES rows per query / scratch update: bounded text, one round per chunk
-_SHAPES_PER_GRAPH = 32  # more blank-node lookups than this in a graph: read it once instead
+# This many lookups in one graph or more, and the graph holds at most _READ_RATIO times as
+# many triples: reading the graph is cheaper than looking each triple up (~10x per triple).
+_READ_FROM = 64
+_READ_RATIO = 8
 
 _T = TypeVar("_T")
 Row = tuple[Term | None, ...]
+Item = tuple[GraphName, Triple]  # a triple in a graph (a Quad's graph may be a blank node)
 
 
 class ReadStore(Protocol):
@@ -281,6 +284,7 @@ class _Engine:
         self.pending: dict[GraphName, _Pending] = {}
         self.fresh: set[BlankNode] = set()  # blank nodes this request made: never stored
         self.mask = f"urn:x-citytools-bnode:{uuid.uuid4().hex}:"
+        self.masks = 0  # placeholders written so far
         self._stored_graphs: dict[NamedNode, bool] = {}
         self._all_stored: list[NamedNode] | None = None
 
@@ -359,127 +363,123 @@ class _Engine:
         if isinstance(graph, NamedNode):
             self.touch(graph).exists = False
 
-    def change(self, deletes: set[Quad], inserts: set[Quad], *, present: bool = False) -> None:
-        """Delete, then insert; `present`: every quad of `deletes` is known to be there now."""
-        unknown = {q for q in deletes if not present and self._undecided(q)}
-        unknown |= {q for q in inserts if self._undecided(q)}
-        stored = self._stored(unknown)
+    def change(self, deletes: set[Item], inserts: set[Item], *, present: bool = False) -> None:
+        """Delete, then insert; `present`: every item of `deletes` is known to be there now."""
+        lookups = [] if present else [item for item in deletes if self._undecided(item)]
+        lookups += [item for item in inserts if self._undecided(item)]
+        looked_up = self._stored(lookups)
 
-        def is_stored(quad: Quad) -> bool:
-            pending = self.pending.get(_graph(quad))
+        def is_stored(item: Item) -> bool:
+            pending = self.pending.get(item[0])
             if pending is not None and pending.stored is not None:
-                return quad.triple in pending.stored
-            return quad in stored  # it holds every undecided quad that is stored
+                return item[1] in pending.stored
+            return item in looked_up  # it holds every undecided item that is stored
 
-        def there(quad: Quad) -> bool:  # in the graph now, before this operation
-            pending = self.pending.get(_graph(quad), _Pending())
-            if quad.triple in pending.added:
+        def there(item: Item) -> bool:  # in the graph now, before this operation
+            pending = self.pending.get(item[0])
+            if pending is not None and item[1] in pending.added:
                 return True
-            if quad.triple in pending.removed:
+            if pending is not None and item[1] in pending.removed:
                 return False
-            return present or is_stored(quad)
+            return present or is_stored(item)
 
-        gone = [q for q in deletes if there(q)]
-        for quad in [*gone, *inserts]:
-            self.guard(_graph(quad))
-        for quad in gone:
-            pending = self.touch(_graph(quad))
-            if quad.triple in pending.added:
-                pending.added.discard(quad.triple)
+        gone = [item for item in deletes if there(item)]
+        for graph in {graph for graph, _ in gone} | {graph for graph, _ in inserts}:
+            self.guard(graph)
+        for graph, triple in gone:
+            pending = self.touch(graph)
+            if triple in pending.added:
+                pending.added.discard(triple)
             else:
-                pending.removed.add(quad.triple)
-        for quad in inserts:
-            pending = self.touch(_graph(quad))
-            if quad.triple in pending.removed:
-                pending.removed.discard(quad.triple)  # a stored triple, back
-            elif quad.triple not in pending.added and not is_stored(quad):
-                pending.added.add(quad.triple)
-            if isinstance(_graph(quad), NamedNode):
+                pending.removed.add(triple)
+        for item in inserts:
+            graph, triple = item
+            pending = self.touch(graph)
+            if triple in pending.removed:
+                pending.removed.discard(triple)  # a stored triple, back
+            elif triple not in pending.added and not is_stored(item):
+                pending.added.add(triple)
+            if isinstance(graph, NamedNode):
                 pending.exists = True
 
-    def _undecided(self, quad: Quad) -> bool:
-        """Whether only the store can tell if `quad` is stored."""
-        pending = self.pending.get(_graph(quad))
+    def _undecided(self, item: Item) -> bool:
+        """Whether only the store can tell if `item` is stored."""
+        graph, triple = item
+        pending = self.pending.get(graph)
         if pending is not None and (
-            pending.stored is not None
-            or quad.triple in pending.added
-            or quad.triple in pending.removed
+            pending.stored is not None or triple in pending.added or triple in pending.removed
         ):
             return False
-        return self.in_store(_graph(quad)) and not _has(quad, self.fresh)
+        fresh = bool(self.fresh) and _has_blank(triple, self.fresh)
+        return not fresh and self.in_store(graph)
 
     # -- looking quads up in the store --
 
-    def _stored(self, quads: Iterable[Quad]) -> set[Quad]:
-        """The quads among `quads` that the store holds."""
-        plain: list[Quad] = []
-        # Quads whose blank nodes stand alike (same graph, same subject / object term
-        # holding them) share one query, the blank nodes bound by substitution.
-        shapes: dict[tuple[GraphName, Term | None, Term | None], list[Quad]] = {}
-        for quad in quads:
-            if not _has(quad, None):
-                plain.append(quad)
-                continue
-            subject: Term | None = quad.subject if _has_term(quad.subject) else None
-            obj: Term | None = quad.object if _has_term(quad.object) else None
-            shapes.setdefault((_graph(quad), subject, obj), []).append(quad)
-        found = self._stored_plain(plain)
-        per_graph = Counter(graph for graph, _, _ in shapes)
-        for (graph, subject, obj), group in shapes.items():
-            if per_graph[graph] > _SHAPES_PER_GRAPH:
-                found.update(q for q in group if q.triple in self.stored(graph))
+    def _stored(self, items: Iterable[Item]) -> set[Item]:
+        """The items among `items` that the store holds."""
+        by_graph: dict[GraphName, list[Triple]] = {}
+        for graph, triple in items:
+            by_graph.setdefault(graph, []).append(triple)
+        found: set[Item] = set()
+        for graph, triples in by_graph.items():
+            many = len(triples) >= _READ_FROM
+            if many and not self._holds_more_than(graph, _READ_RATIO * len(triples)):
+                known = self.stored(graph)  # a graph this small reads faster than lookups
             else:
-                found.update(self._stored_shape(graph, subject, obj, group))
+                known = self._lookup(graph, triples)
+            found.update((graph, t) for t in triples if t in known)
         return found
 
-    def _stored_plain(self, quads: Sequence[Quad]) -> set[Quad]:
-        found: set[Quad] = set()
-        for chunk in _batched(quads, _CHUNK):
-            default = [q for q in chunk if isinstance(q.graph_name, DefaultGraph)]
-            named = [q for q in chunk if isinstance(q.graph_name, NamedNode)]
-            blocks = []
-            if default:
-                rows = " ".join(
-                    f"({i} {_text(q.subject)} {_text(q.predicate)} {_text(q.object)})"
-                    for i, q in enumerate(chunk)
-                    if isinstance(q.graph_name, DefaultGraph)
-                )
-                blocks.append(f"{{ VALUES (?i ?s ?p ?o) {{ {rows} }} ?s ?p ?o }}")
-            if named:
-                rows = " ".join(
-                    f"({i} {_text(q.subject)} {_text(q.predicate)} {_text(q.object)} "
-                    f"{_text(q.graph_name)})"
-                    for i, q in enumerate(chunk)
-                    if isinstance(q.graph_name, NamedNode)
-                )
-                blocks.append(f"{{ VALUES (?i ?s ?p ?o ?g) {{ {rows} }} GRAPH ?g {{ ?s ?p ?o }} }}")
-            result = self._query(f"SELECT ?i WHERE {{ {' UNION '.join(blocks)} }}", _STORED)
-            found.update(chunk[int(_literal(s["i"]))] for s in _as_solutions(result))
+    def _holds_more_than(self, graph: GraphName, count: int) -> bool:
+        """Whether the stored graph has more than `count` triples (costs `count` at most)."""
+        pattern = "?s ?p ?o" if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{ ?s ?p ?o }}"
+        query = f"ASK {{ {{ SELECT * WHERE {{ {pattern} }} OFFSET {count} LIMIT 1 }} }}"
+        return bool(self._query(query, _STORED))
+
+    def _lookup(self, graph: GraphName, triples: Sequence[Triple]) -> set[Triple]:
+        """The triples among `triples` that the stored graph holds, by query."""
+        plain: list[Triple] = []
+        # Triples whose blank nodes stand alike (the same subject / object term holding
+        # them) share one query, the blank nodes bound by substitution.
+        shapes: dict[tuple[Term | None, Term | None], list[Triple]] = {}
+        for triple in triples:
+            if not _has_blank(triple, None):
+                plain.append(triple)
+                continue
+            subject: Term | None = triple.subject if _has_term(triple.subject) else None
+            obj: Term | None = triple.object if _has_term(triple.object) else None
+            shapes.setdefault((subject, obj), []).append(triple)
+        found = self._lookup_shape(graph, None, None, plain) if plain else set()
+        for (subject, obj), group in shapes.items():
+            found |= self._lookup_shape(graph, subject, obj, group)
         return found
 
-    def _stored_shape(
-        self, graph: GraphName, subject: Term | None, obj: Term | None, quads: Sequence[Quad]
-    ) -> set[Quad]:
+    def _lookup_shape(
+        self, graph: GraphName, subject: Term | None, obj: Term | None, triples: Sequence[Triple]
+    ) -> set[Triple]:
+        """Which of `triples` are stored; they share `subject` / `obj` when given (the terms
+        holding blank nodes), the rest of each triple goes in a VALUES row."""
         substitutions: dict[Variable, Term] = {}
-        columns = ["?i", "?p"]
-        pattern_s = _pattern(subject, substitutions) if subject is not None else "?s"
-        pattern_o = _pattern(obj, substitutions) if obj is not None else "?o"
-        columns += ["?s"] if subject is None else []
-        columns += ["?o"] if obj is None else []
-        found: set[Quad] = set()
-        for chunk in _batched(quads, _CHUNK):
+        columns = (
+            ["?i", "?p"] + (["?s"] if subject is None else []) + (["?o"] if obj is None else [])
+        )
+        pattern_s = "?s" if subject is None else _pattern(subject, substitutions)
+        pattern_o = "?o" if obj is None else _pattern(obj, substitutions)
+        pattern = f"{pattern_s} ?p {pattern_o}"
+        if isinstance(graph, NamedNode):
+            pattern = f"GRAPH {graph} {{ {pattern} }}"
+        found: set[Triple] = set()
+        for chunk in _batched(triples, _CHUNK):
             rows = []
-            for i, quad in enumerate(chunk):
-                values = [str(i), _text(quad.predicate)]
-                values += [_text(quad.subject)] if subject is None else []
-                values += [_text(quad.object)] if obj is None else []
-                rows.append(f"({' '.join(values)})")
-            triple = f"{pattern_s} ?p {pattern_o}"
-            where = triple if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{ {triple} }}"
-            query = (
-                f"SELECT * WHERE {{ VALUES ({' '.join(columns)}) {{ {' '.join(rows)} }} {where} }}"
+            for i, triple in enumerate(chunk):
+                row = [str(i), str(triple.predicate)]
+                row += [_text(triple.subject)] if subject is None else []
+                row += [_text(triple.object)] if obj is None else []
+                rows.append(f"({' '.join(row)})")
+            table = f"VALUES ({' '.join(columns)}) {{ {' '.join(rows)} }}"
+            result = self._query(
+                f"SELECT * WHERE {{ {table} {pattern} }}", _STORED, substitutions=substitutions
             )
-            result = self._query(query, _STORED, substitutions=substitutions)
             found.update(chunk[int(_literal(s["i"]))] for s in _as_solutions(result))
         return found
 
@@ -520,7 +520,7 @@ class _Engine:
                 self._data(op, delete=first == "DELETE")
             elif first == "DELETE" and second == "WHERE":
                 pattern, _ = op.group(2)
-                self._modify(op, delete=(pattern, op.group_tokens(2)), where=(2, True))
+                self._modify(op, delete=(pattern, op.group_tokens(2)), where=2, delete_where=True)
             else:
                 self._modify_clauses(op)
         elif first in ("CLEAR", "DROP"):
@@ -539,12 +539,12 @@ class _Engine:
             scratch.update(f"{op.prologue}INSERT DATA {body}")
         except SyntaxError as exc:
             raise _malformed(str(exc)) from None
-        quads = set(scratch)
+        items = {(_graph(quad), quad.triple) for quad in scratch}
         if delete:
-            self.change(quads, set())
+            self.change(items, set())
         else:
-            self.fresh.update(_blank_nodes(quads))
-            self.change(set(), quads)
+            self.fresh.update(_blank_nodes(triple for _, triple in items))
+            self.change(set(), items)
 
     def _modify_clauses(self, op: _Operation) -> None:
         index, with_term = 0, None
@@ -572,7 +572,7 @@ class _Engine:
                     op,
                     delete=delete,
                     insert=insert,
-                    where=(index + 1, False),
+                    where=index + 1,
                     with_term=with_term,
                     using=(using, using_named),
                 )
@@ -585,24 +585,20 @@ class _Engine:
         self,
         op: _Operation,
         *,
-        where: tuple[int, bool],  # the WHERE group's first token; whether DELETE WHERE
+        where: int,  # the token opening the WHERE group
+        delete_where: bool = False,
         delete: tuple[str, list[Span]] | None = None,
         insert: tuple[str, list[Span]] | None = None,
         with_term: str | None = None,
         using: tuple[list[str], list[str]] = ([], []),
     ) -> None:
-        start, delete_where = where
-        pattern, _ = op.group(start)
-        pattern_tokens = op.group_tokens(start)
-        resolved = _resolve(
-            op.prologue, [*using[0], *using[1], *([with_term] if with_term else [])]
-        )
-        defaults, named = resolved[: len(using[0])], resolved[len(using[0]) : len(resolved)]
-        target = resolved[-1] if with_term else None
-        if with_term:
-            named = named[:-1]
-        if using[0] or using[1]:
-            dataset = _Dataset(tuple(defaults), tuple(named))
+        pattern, _ = op.group(where)
+        pattern_tokens = op.group_tokens(where)
+        target = _resolve(op.prologue, [with_term])[0] if with_term else None
+        if using[0] or using[1]:  # USING replaces the dataset, WITH included (SPARQL 1.1 §3.1.3)
+            dataset = _Dataset(
+                tuple(_resolve(op.prologue, using[0])), tuple(_resolve(op.prologue, using[1]))
+            )
         else:
             dataset = _Dataset((target,) if target else (DefaultGraph(),), None)
         templates = [t for t in (delete, insert) if t is not None]
@@ -613,12 +609,12 @@ class _Engine:
         )
         head = f"WITH {target} " if target else ""
         deletes = (
-            self._instantiate(op.prologue + head, delete[0], columns, rows, insert=False)
-            if delete
-            else set()
+            self._instantiate(op.prologue + head, delete[0], columns, rows) if delete else set()
         )
         inserts = (
-            self._instantiate(op.prologue + head, insert[0], columns, rows, insert=True)
+            self._instantiate(
+                op.prologue + head, insert[0], columns, rows, insert=True, blank=blank
+            )
             if insert
             else set()
         )
@@ -637,20 +633,17 @@ class _Engine:
         when the template mints blank nodes (one set per solution); otherwise distinct ones
         are enough."""
         on = self._overlay(prologue, tokens, dataset)
-        if blank:
-            result = _as_solutions(
-                self._query(f"{prologue}SELECT * WHERE {pattern}", dataset, on=on)
-            )
-            columns = [v for v in result.variables if v.value in wanted]
-            return columns, [tuple(s[v] for v in columns) for s in result]
-        if not wanted:  # a constant template: it matters only whether there is a solution
+        if not wanted:  # a template without variables: what counts is how many solutions
+            if blank:
+                result = self._query(f"{prologue}SELECT * WHERE {pattern}", dataset, on=on)
+                return [], [() for _ in _as_solutions(result)]
             found = self._query(f"{prologue}ASK WHERE {pattern}", dataset, on=on)
             return [], [()] if bool(found) else []
         columns = [Variable(name) for name in sorted(wanted)]
-        projection = " ".join(str(v) for v in columns)
-        query = f"{prologue}SELECT DISTINCT {projection} WHERE {pattern}"
+        select = "SELECT" if blank else "SELECT DISTINCT"
+        query = f"{prologue}{select} {' '.join(map(str, columns))} WHERE {pattern}"
         result = _as_solutions(self._query(query, dataset, on=on))
-        return columns, [tuple(s[v] for v in columns) for s in result]
+        return columns, [tuple(solution) for solution in result]  # in projection order
 
     def _overlay(self, prologue: str, tokens: Sequence[Span], dataset: _Dataset) -> Store | None:
         """A scratch store with the current content of what the WHERE reads, if any of that
@@ -690,12 +683,15 @@ class _Engine:
         columns: Sequence[Variable],
         rows: Sequence[Row],
         *,
-        insert: bool,
-    ) -> set[Quad]:
-        """The template's quads for the solutions, made by pyoxigraph on a scratch store."""
-        quads: set[Quad] = set()
+        insert: bool = False,
+        blank: bool = False,
+    ) -> set[Item]:
+        """The template's triples for the solutions, made by pyoxigraph on a scratch store;
+        `blank`: the template mints blank nodes (fresh ones, never stored)."""
+        items: set[Item] = set()
         names = " ".join(str(v) for v in columns)
         for chunk in _batched(rows, _CHUNK):
+            masks = self.masks
             values = " ".join(f"({' '.join(self._value(t) for t in row)})" for row in chunk)
             scratch = Store()
             try:
@@ -704,19 +700,23 @@ class _Engine:
                 )
             except SyntaxError as exc:
                 raise _malformed(str(exc)) from None
-            for made in scratch:
-                if insert:
-                    self.fresh.update(_blank_nodes([made]))
-                quad = self._unmask(made, insert=insert)
-                if quad is not None:
-                    quads.add(quad)
-        return quads
+            for quad in scratch:
+                if blank:
+                    self.fresh.update(_blank_nodes([quad.triple]))
+                if self.masks == masks:  # no placeholder in this chunk: nothing to map back
+                    item: Item | None = (_graph(quad), quad.triple)
+                else:
+                    item = self._unmask(quad, insert=insert)
+                if item is not None:
+                    items.add(item)
+        return items
 
     def _value(self, term: Term | None) -> str:
         """A solution's term as VALUES text; a stored blank node as its placeholder IRI."""
         if term is None:
             return "UNDEF"
         if isinstance(term, BlankNode):
+            self.masks += 1
             return f"<{self.mask}{term.value}>"
         if isinstance(term, Triple):
             parts = (
@@ -727,22 +727,18 @@ class _Engine:
             return f"<<( {' '.join(parts)} )>>"
         return str(term)
 
-    def _unmask(self, quad: Quad, *, insert: bool) -> Quad | None:
+    def _unmask(self, quad: Quad, *, insert: bool) -> Item | None:
         """The quad with placeholders back as the store's blank nodes; None when that
         leaves it ill-typed (a blank node as predicate), as Update drops such a triple."""
-        triple = self._unmask_triple(quad.triple)
         graph = quad.graph_name
         if isinstance(graph, NamedNode) and graph.value.startswith(self.mask):
-            graph = BlankNode(graph.value[len(self.mask) :])
-        if isinstance(graph, BlankNode):
             if insert:
                 raise InputError(
                     "the update inserts into a graph named by a blank node: name graphs by IRIs"
                 )
             return None  # no stored graph is named by a blank node: nothing to delete
-        if triple is None:
-            return None
-        return Quad(triple.subject, triple.predicate, triple.object, graph)
+        triple = self._unmask_triple(quad.triple)
+        return None if triple is None else (_graph(quad), triple)
 
     def _unmask_triple(self, triple: Triple) -> Triple | None:
         parts: list[Term] = []
@@ -811,7 +807,7 @@ class _Engine:
         content = self.content(source)
         if keyword != "ADD":
             self.drop(target)
-        self.change(set(), {Quad(t.subject, t.predicate, t.object, target) for t in content})
+        self.change(set(), {(target, triple) for triple in content})
         if keyword == "MOVE":
             if not self.exists(source):
                 if silent:
@@ -832,9 +828,11 @@ def _as_solutions(result: QueryResult) -> QuerySolutions:
 
 
 def _graph(quad: Quad) -> GraphName:
-    """The graph of a quad made here: never a blank node (those are refused or dropped)."""
+    """The graph of a quad made here: the grammar puts no blank node there (a placeholder
+    standing for one is refused or dropped by `_unmask`)."""
     graph = quad.graph_name
-    assert not isinstance(graph, BlankNode)
+    if isinstance(graph, BlankNode):
+        raise InputError("the update names a graph by a blank node: name graphs by IRIs")
     return graph
 
 
@@ -871,11 +869,11 @@ def _has_term(term: Term, among: set[BlankNode] | None = None) -> bool:
     return False
 
 
-def _has(quad: Quad, among: set[BlankNode] | None) -> bool:
-    return _has_term(quad.subject, among) or _has_term(quad.object, among)
+def _has_blank(triple: Triple, among: set[BlankNode] | None) -> bool:
+    return _has_term(triple.subject, among) or _has_term(triple.object, among)
 
 
-def _blank_nodes(quads: Iterable[Quad]) -> Iterator[BlankNode]:
+def _blank_nodes(triples: Iterable[Triple]) -> Iterator[BlankNode]:
     def walk(term: Term) -> Iterator[BlankNode]:
         if isinstance(term, BlankNode):
             yield term
@@ -883,6 +881,6 @@ def _blank_nodes(quads: Iterable[Quad]) -> Iterator[BlankNode]:
             for part in (term.subject, term.predicate, term.object):
                 yield from walk(part)
 
-    for quad in quads:
-        yield from walk(quad.subject)
-        yield from walk(quad.object)
+    for triple in triples:
+        yield from walk(triple.subject)
+        yield from walk(triple.object)

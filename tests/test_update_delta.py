@@ -482,6 +482,15 @@ def test_generated_requests_match_pyoxigraph(seed: int) -> None:
     differential(PREFIX + Generator(seed).request())
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_sequences_match_pyoxigraph(seed: int) -> None:
+    """Requests one after the other: later ones meet the blank nodes earlier ones made."""
+    oracle, mine = fresh_store(), fresh_store()
+    generator = Generator(1000 + seed)
+    for _ in range(8):
+        run_both(PREFIX + generator.request(), oracle, mine)
+
+
 def test_generated_requests_mostly_run() -> None:
     """The generator makes requests that do something, not mostly errors."""
     errors = sum(differential(PREFIX + Generator(seed).request()) is not None for seed in range(60))
