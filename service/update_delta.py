@@ -2,10 +2,11 @@
 
 `update_delta(store, text)` returns, per graph, the triples the request adds and removes
 and whether a named graph comes into being or goes: the write path validates that change
-and commits it in one transaction with its provenance. Nothing here writes to the store or
-copies it; the semantics are those of pyoxigraph's own `Store.update` on the same store,
-with the stored default graph (`DefaultGraph()`, not the union the service's queries see)
-as the default graph of every operation that names none.
+and commits it in one transaction with its provenance. Nothing here writes to the store,
+nor copies it (but see the overlay below). The semantics are those of pyoxigraph's own
+`Store.update` on the same store, with the stored default graph (`DefaultGraph()`, not
+the union the service's queries see) as the default graph of every operation that names
+none.
 
 How each operation is computed (the operations run in order, each one seeing the changes
 of the ones before it, which are kept as a pending delta per graph):
@@ -26,21 +27,28 @@ of the ones before it, which are kept as a pending delta per graph):
   ill-typed template triples dropped, `GRAPH ?g` blocks, a template blank node fresh per
   solution and the same across the default and `GRAPH` parts of one solution — and both
   templates come from the same solutions (so `RAND()`, `NOW()` or `BNODE()` in the WHERE
-  agree between what is deleted and what is inserted). VALUES cannot hold blank nodes, so
-  a stored blank node travels as a placeholder IRI (random per request) and is mapped
-  back to the store's own `BlankNode` (same label), which is what removal needs.
-* **Which instantiated quads are really new or really there.** A quad is looked up in the
-  store only when the pending delta does not already decide it: a batch `VALUES` join per
-  query (an index lookup per row); blank nodes, which VALUES cannot carry, go in as
-  query substitutions, one query per blank-node shape (many shapes in one graph: the
-  graph's stored triples are read once instead). Fresh blank nodes and graphs the store
-  does not hold need no lookup; `DELETE WHERE` needs none (what it matched is there).
+  agree between what is deleted and what is inserted). A CONSTRUCT per template part
+  would not: one template blank node would become several, and the WHERE would run once
+  per part and per `GRAPH ?g` value. The SELECT projects the template's variables, and
+  is DISTINCT unless the insert template mints blank nodes (each solution then counts).
+  VALUES cannot hold blank nodes, so a stored blank node travels as a placeholder IRI
+  (random per request) and is mapped back to the store's own `BlankNode` (same label),
+  which is what removal needs.
+* **Which instantiated triples are really new or really there.** A triple is looked up
+  in the store only when the pending delta does not decide it. Fresh blank nodes, graphs
+  the store does not hold and graphs already read need no lookup, nor does `DELETE
+  WHERE` (what it matched is there). The rest go per graph: a `VALUES` join under a
+  constant `GRAPH` (an index lookup per row, 1000 rows per query); blank nodes, which
+  VALUES cannot carry, as query substitutions, one query per blank-node term. When a
+  graph gets many lookups and holds at most 8 times as many triples (an `OFFSET` probe,
+  bounded by that number), it is read once instead: cheaper, and still bounded by the
+  change.
 * **The overlay.** When a graph the WHERE can read has pending changes, the WHERE runs on
   a scratch in-memory `Store` holding the current content (store + pending delta) of just
   the graphs it can read: the dataset's default graphs and, when the WHERE holds a
-  `GRAPH` pattern, the named graphs it names (constant IRIs) or, for `GRAPH ?g` and
-  `USING NAMED`, every readable named graph. This path costs the size of those graphs;
-  every other WHERE runs on the store directly.
+  `GRAPH` pattern, the named graphs it names (constant IRIs) or, for `GRAPH ?g`, every
+  named graph of its dataset (those `USING NAMED` lists, else all). This path costs the
+  size of those graphs; every other WHERE runs on the store directly.
 * **CLEAR / DROP / ADD / COPY / MOVE** read the graphs they empty or copy
   (`graph_triples`: the removed triples are the graph, so this is inherent). ADD, COPY
   and MOVE are evaluated as pyoxigraph evaluates them: `COPY a TO b` = `DROP SILENT b`
@@ -52,10 +60,11 @@ and the graphs emptied or copied — never the size of the store, except `DROP A
 
 Errors are those pyoxigraph raises (`InputError` here): DROP / CLEAR of a missing graph
 and CREATE of an existing one without SILENT, MOVE from a missing graph without SILENT.
-As in pyoxigraph, ADD / COPY from a missing graph is no error (the W3C text says it is),
-and a PREFIX or BASE after the first operation is a syntax error. An insert into a blank-
-node graph (`GRAPH ?g` bound to a blank node), which pyoxigraph would make, is refused:
-the service's graphs are named by IRIs.
+As in pyoxigraph, ADD / COPY from a missing graph is no error (the W3C text lets a
+service fail there or not), and a PREFIX or BASE after the first operation is a syntax
+error (the W3C grammar allows one before each operation; the engine would carry it).
+An insert into a graph named by a blank node (`GRAPH ?g`, ?g bound to one), which
+pyoxigraph would make, is refused: the service's graphs are named by IRIs.
 
 Protected graphs (the service's own: provenance, reference data, ontology) are read-only:
 an operation that names one as its target (INSERT into it, CLEAR, DROP, CREATE, ADD /

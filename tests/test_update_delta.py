@@ -697,7 +697,16 @@ def test_stored_blank_nodes_are_removed_as_the_store_holds_them() -> None:
     assert all(isinstance(t.subject, BlankNode) for t in removed)
 
 
-def test_many_blank_node_lookups_read_the_graph_once() -> None:
+def test_many_lookups_in_a_big_graph_are_lookups(big_store: EmbeddedStore) -> None:
+    reads = Counted(big_store)
+    body = " ".join(f":r{i} :p '{i}' . :x{i} :p 1 ." for i in range(100))
+    delta = update_delta(reads, PREFIX + f"DELETE DATA {{ GRAPH :big {{ {body} }} }}")
+    assert len(delta.changes[BIG].removed) == 100
+    assert reads.graphs_read == []  # 200 lookups: a probe says the graph is far bigger
+    assert len(reads.queries) <= 3
+
+
+def test_many_lookups_in_a_small_graph_read_it_once() -> None:
     store = Store()
     store.update(
         "INSERT DATA { GRAPH <http://x/g> { "
