@@ -5,15 +5,17 @@ HTTP/1.1, as RFC 9110 §7.8 lets a server do.
 httptools takes any request with `Connection: upgrade` and an `Upgrade` header for the
 last HTTP on its connection: it skips the request's body and raises `HttpParserUpgrade`
 at the offset where the other protocol would begin. uvicorn then runs the app with an
-empty body and drops every later byte of the connection (uvicorn issue 2722). Here such a
-request's head is not dispatched: it is fed to the parser again without its `Upgrade`
-header, followed by the bytes from that offset, so the parser frames the body (by length
-or chunks) and any pipelined request as usual. The upgrades uvicorn performs (websocket,
-with a websocket library installed) and CONNECT keep uvicorn's own way.
+empty body, drops the rest of that read and parses the next one as a new request, which
+ends in a 400 (uvicorn issue 2722). Here such a request's head is not dispatched: it is
+fed to a fresh parser without its `Upgrade` header, followed by the bytes from that
+offset, so the parser frames the body (by length or chunks) and any pipelined request as
+usual. The upgrades uvicorn performs (websocket, with a websocket library installed) and
+CONNECT keep uvicorn's own way.
 
 This is the one module that touches uvicorn's `HttpToolsProtocol` internals for it: its
-`parser`, `url` and `headers` attributes, the `on_headers_complete` and
-`on_message_complete` parser callbacks and `_should_upgrade`.
+`parser` (replaced, with the leniency uvicorn gives its own), `url` and `headers`
+attributes, the `on_headers_complete` and `on_message_complete` parser callbacks and
+`_should_upgrade`.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ and writes it in one write, with the headers the route would give (`http_sparql.
 Everything else takes uvicorn's own way to the app, which answers it as before: any
 other route or parameter (`format=`, the dataset parameters, no query at all), an answer
 that needs a worker, an error, and any request this path cannot take with certainty (a
-pipelined one behind a running request, HTTP/1.0 or `Connection: close`, an upgrade,
-`Expect`, CORS, a paused transport, a concurrency limit).
+pipelined one behind a running request, HTTP/1.0 or `Connection: close`, an upgrade that
+uvicorn performs (`http_upgrade.py` answers the others as plain HTTP/1.1), `Expect`,
+CORS, a paused transport, a concurrency limit).
 
 It relies on uvicorn's `HttpToolsProtocol` internals (its parser callbacks and per-
 connection state), so uvicorn is pinned to the minor versions it was checked against,
