@@ -109,3 +109,30 @@ def test_queries_lists_every_saved_query_with_its_parameters() -> None:
     for name in SPEC_QUERIES:
         assert name in result.output
     assert "min_authorities: xsd:integer = 2" in result.output
+
+
+def test_a_wide_answer_at_80_columns_keeps_every_header_whole(store: Path) -> None:
+    args = ["query", "systems-of-authority", "-p", "authority=Hackney", "--store", str(store)]
+    wide = CliRunner().invoke(app, [*args, "--format", "json"])
+    names = json.loads(wide.output)["head"]["vars"]
+    assert len(names) == 13
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines[:-2]) <= 80  # the table; the notes below it wrap
+    assert "…" not in result.output
+    shown = [cell.strip() for cell in lines[1].strip("┃").split("┃")]
+    hidden = [name for name in names if name not in shown]
+    # the readable columns (labels, dates, values) first; IRI columns are the first to go
+    assert shown == ["authority_label", "service_area_label", "system_label", "manufacturer_label"]
+    assert (
+        lines[-1] == f"{len(hidden)} more column(s): {', '.join(hidden)}; use --format csv for all"
+    )
+    assert lines[-2] == f"{len(rows_of_demo('Hackney'))} row(s)"
+    # every system of the answer is in the table (a long label folds over lines)
+    assert all(r["system"].split()[0] in result.output for r in rows_of_demo("Hackney"))
+    # given the room, the whole answer is shown
+    roomy = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+    header = [cell.strip() for cell in roomy.output.splitlines()[1].strip("┃").split("┃")]
+    assert header == names
+    assert roomy.output.splitlines()[-1] == f"{len(rows_of_demo('Hackney'))} row(s)"
