@@ -20,7 +20,6 @@ from pyoxigraph import Store
 
 from citytools.errors import CityToolsError
 from citytools.service.execution import QueryRequest
-from citytools.service.federation_check import warm_up
 from citytools.service.query_eval import evaluate, failure
 from citytools.service.snapshots import snapshot_path
 
@@ -44,7 +43,6 @@ def serve(sock: socket.socket, snapshots: str, allowed: frozenset[str], version:
     directory = Path(snapshots)
     store: Store | None = _open(snapshot_path(directory, version))
     opened = version
-    warm_up()  # so that a worker, once ready, idles at zero CPU
     sock.sendall(READY)
     while (message := _receive(sock)) is not None:
         wanted, request = message
