@@ -130,8 +130,8 @@ class Ingestor:
             raise ValidationFailed(report)
         on_stage("write")
         change = GraphChange(added=state - held, removed=held - state)
-        if not exists and not state:
-            change.exists_after = True  # an empty upload still makes the graph
+        if not exists and not state and replace:
+            change.exists_after = True  # an empty PUT still makes the graph (as Oxigraph's)
         facts = _facts(sources, kinds, state) if replace or not held else None
         names = ", ".join(PurePath(s.name).name for s in sources)
         write = Write(graph, change, content=state, source=facts, report=report)

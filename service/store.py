@@ -38,6 +38,8 @@ from citytools.errors import StoreBusy
 QueryResult = QuerySolutions | QueryTriples | QueryBoolean
 Term = NamedNode | BlankNode | Literal | Triple
 GraphName = NamedNode | DefaultGraph  # DefaultGraph() is the stored default graph
+STAGING = "urn:x-citytools:staging/"  # private graphs a write fills before it commits
+_PATTERN = "?s ?p ?o"
 
 
 @dataclass
@@ -169,6 +171,7 @@ class EmbeddedStore(StoreReads):
             path.mkdir(parents=True, exist_ok=True)
             self._lock = _take_lock(path)
             self._store = Store(str(path))
+            self._drop_staging()
         self._version = 0
 
     @property
@@ -203,10 +206,21 @@ class EmbeddedStore(StoreReads):
                     format=RdfFormat.N_QUADS,
                 )
         else:
-            text = _update_text(self._store, changes)
-            if text:
-                self._store.update(text)  # one SPARQL Update request is one transaction
+            staged = _staged(changes)
+            if staged:  # a kill now leaves only staging graphs, dropped at the next open
+                self._store.extend(
+                    Quad(t.subject, t.predicate, t.object, stage)
+                    for stage, (_, _, triples) in staged.items()
+                    for t in triples
+                )
+            self._store.update(_update_text(changes, staged))  # one request, one transaction
         self._written()
+
+    def _drop_staging(self) -> None:
+        """Staging graphs left by a write killed before it committed: never published."""
+        for graph in self._store.named_graphs():
+            if isinstance(graph, NamedNode) and graph.value.startswith(STAGING):
+                self._store.remove_graph(graph)
 
     def flush(self) -> None:
         if self.path is not None:
@@ -226,37 +240,81 @@ class EmbeddedStore(StoreReads):
             self._lock = None
 
 
-def _update_text(store: Store, changes: Mapping[GraphName, GraphChange]) -> str:
-    """One SPARQL Update doing every change. A stored blank node cannot be named in
-    DELETE DATA (its label is local to the request), so a graph that loses a triple with
-    a blank node is rewritten whole: dropped, then its new content inserted."""
-    operations: list[str] = []
-    for graph, change in changes.items():
-        target = "DEFAULT" if isinstance(graph, DefaultGraph) else f"GRAPH {graph}"
+Staged = dict[NamedNode, tuple[str, GraphName, set[Triple]]]  # stage -> (op, graph, triples)
+
+
+def _staged(changes: Mapping[GraphName, GraphChange]) -> Staged:
+    """The triples with blank nodes of each change, each set in a staging graph of its own.
+
+    SPARQL Update text cannot name a stored blank node (`_:b` in DELETE DATA matches
+    nothing, in INSERT DATA it is a fresh node), but a pattern can match one: the update
+    then moves the staged triples into (or out of) their graph by `INSERT { … } WHERE`
+    (`DELETE { … } WHERE`) over the staging graph, keeping every blank node's identity."""
+    staged: Staged = {}
+    for index, (graph, change) in enumerate(changes.items()):
         if change.exists_after is False:
-            operations.append(f"DROP SILENT {target}")
             continue
-        added, removed = change.added, change.removed
-        if any(_has_blank(t) for t in removed):
-            kept = {q.triple for q in store.quads_for_pattern(None, None, None, graph)}
-            added, removed = (kept - removed) | added, set()
-            operations.append(f"CLEAR SILENT {target}")
-        if removed:
-            operations.append(f"DELETE DATA {{ {_block(graph, removed)} }}")
-        if added:
-            operations.append(f"INSERT DATA {{ {_block(graph, added)} }}")
+        for op, triples in (("DELETE", change.removed), ("INSERT", change.added)):
+            blank = {t for t in triples if _has_blank(t)}
+            if blank:
+                staged[NamedNode(f"{STAGING}{op.lower()}/{index}")] = (op, graph, blank)
+    return staged
+
+
+def _update_text(changes: Mapping[GraphName, GraphChange], staged: Staged) -> str:
+    """One SPARQL Update doing every change: drops and creations, one DELETE DATA, the
+    staged deletions, one INSERT DATA, the staged insertions, then the staging graphs go."""
+    first: list[str] = []
+    removed: dict[GraphName, set[Triple]] = {}
+    added: dict[GraphName, set[Triple]] = {}
+    for graph, change in changes.items():
+        if change.exists_after is False:
+            first.append(f"DROP SILENT {_target(graph)}")
+            continue
+        removed[graph] = {t for t in change.removed if not _has_blank(t)}
+        added[graph] = {t for t in change.added if not _has_blank(t)}
         if change.exists_after and isinstance(graph, NamedNode):
-            operations.append(f"CREATE SILENT GRAPH {graph}")
+            first.append(f"CREATE SILENT GRAPH {graph}")
+    moves = {
+        op: [
+            f"{op} {{ {_blocks({graph: {_PATTERN}})} }} WHERE {{ GRAPH {stage} {{ ?s ?p ?o }} }}"
+            for stage, (kind, graph, _) in staged.items()
+            if kind == op
+        ]
+        for op in ("DELETE", "INSERT")
+    }
+    operations = list(first)
+    if any(removed.values()):
+        operations.append(f"DELETE DATA {{ {_blocks(removed)} }}")
+    operations += moves["DELETE"]
+    if any(added.values()):
+        operations.append(f"INSERT DATA {{ {_blocks(added)} }}")
+    operations += moves["INSERT"]
+    operations += [f"DROP SILENT GRAPH {stage}" for stage in staged]
     return " ;\n".join(operations)
+
+
+def _target(graph: GraphName) -> str:
+    return "DEFAULT" if isinstance(graph, DefaultGraph) else f"GRAPH {graph}"
 
 
 def _has_blank(triple: Triple) -> bool:
     return isinstance(triple.subject, BlankNode) or isinstance(triple.object, BlankNode)
 
 
-def _block(graph: GraphName, triples: Iterable[Triple]) -> str:
-    body = "".join(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)
-    return body if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{\n{body}}}"
+def _blocks(triples: Mapping[GraphName, set[Triple] | set[str]]) -> str:
+    parts = []
+    for graph, some in triples.items():
+        if some:
+            body = "".join(f"{_statement(t)} .\n" for t in some)
+            parts.append(body if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{\n{body}}}")
+    return "\n".join(parts)
+
+
+def _statement(triple: Triple | str) -> str:
+    if isinstance(triple, str):
+        return triple
+    return f"{triple.subject} {triple.predicate} {triple.object}"
 
 
 def _take_lock(path: Path) -> IO[str]:
