@@ -22,6 +22,7 @@ from citytools.errors import CityToolsError, ValidationFailed
 from citytools.report import Finding, ValidationReport
 from citytools.service import bootstrap, cli_query
 from citytools.service.cli_common import (
+    EndpointOption,
     StoreOption,
     err,
     fail,
@@ -33,7 +34,7 @@ from citytools.service.cli_common import (
 from citytools.service.cluster import Cluster, Primary, Replicas
 from citytools.service.http_middleware import configure_logging
 from citytools.service.ingest import Ingestor, Source
-from citytools.service.store import EmbeddedStore
+from citytools.service.store import EmbeddedStore, shown
 from citytools.settings import Settings
 
 app = typer.Typer(
@@ -93,12 +94,14 @@ def load(
         bool, typer.Option(help="Replace the graph's previous content atomically")
     ] = False,
     store: StoreOption = None,
+    endpoint: EndpointOption = None,
 ) -> None:
     """Validate and load files, each into its own named graph; nothing is written on rejection."""
-    settings = settings_with(store)
+    settings = settings_with(store, endpoint)
     target = graph_option(graph)
     rejected = 0
-    with opened_store(settings) as opened, _load_progress() as progress:
+    # the one command that may create a store: loading into a new directory starts one
+    with opened_store(settings, "load", create=True) as opened, _load_progress() as progress:
         ingestor = bootstrap.build_ingestor(opened, settings)
         task = progress.add_task("loading", total=len(files) * len(STAGES))
         for index, path in enumerate(files):
@@ -155,7 +158,11 @@ def _load_one(
     if outcome.report.warnings:
         print_report(outcome.report)
     verb = "unchanged" if outcome.unchanged else "loaded"
-    out.print(f"{verb} {source.name} → <{outcome.graph.value}> ({outcome.triples} triples)")
+    # one line whatever the width, so that scripts can read it
+    out.print(
+        f"{verb} {source.name} → {shown(outcome.graph)} ({outcome.triples} triples)",
+        soft_wrap=True,
+    )
     return 0
 
 
@@ -163,9 +170,10 @@ def _load_one(
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Files to validate")],
     fmt: Annotated[str | None, typer.Option("--format", help="Input kind")] = None,
+    endpoint: EndpointOption = None,
 ) -> None:
     """Print the SHACL report only; changes nothing. Exit 0 conforms, 1 violations."""
-    settings = Settings()
+    settings = settings_with(endpoint=endpoint)
     ingestor = bootstrap.build_ingestor(EmbeddedStore(None), settings)
     violations = 0
     for path in files:
@@ -192,12 +200,13 @@ def export(
         Path | None, typer.Option("-o", "--output", help="File (default: stdout)")
     ] = None,
     store: StoreOption = None,
+    endpoint: EndpointOption = None,
 ) -> None:
     """Dump the store (or one graph) as TriG or N-Quads."""
     if fmt not in EXPORT_FORMATS:
         raise fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
-    settings = settings_with(store)
-    with opened_store(settings) as opened:
+    settings = settings_with(store, endpoint)
+    with opened_store(settings, "export") as opened:
         target = graph_option(graph)
         if target is not None and not opened.has_graph(target):
             raise fail(f"no graph <{graph}> in the store")
@@ -214,9 +223,7 @@ def serve(
     memory: Annotated[
         bool, typer.Option("--memory", help="A throw-away store, removed when the server stops")
     ] = False,
-    endpoint: Annotated[
-        str | None, typer.Option(help="Remote SPARQL 1.1 endpoint [env CITYTOOLS_ENDPOINT]")
-    ] = None,
+    endpoint: EndpointOption = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the illustrative demo inventory first")
     ] = False,
@@ -233,16 +240,16 @@ def serve(
     from citytools.service.app import create_app
     from citytools.service.uvicorn_protocol import http_server
 
-    settings = settings_with(store)
-    if endpoint or settings.endpoint:
-        raise fail("the remote-endpoint backend is not available in this version yet")
+    settings = settings_with(store, endpoint)
     location = bootstrap.StoreLocation.for_settings(settings, memory=memory)
     settings = settings.model_copy(update={"store": location.path})
     processes = workers or settings.http_processes
     cluster = None
     try:
-        if demo:
-            with opened_store(settings) as opened:
+        # Opened here first, so a store held by another process is one line, not a traceback
+        # from the server's startup; the server opens it again for itself.
+        with opened_store(settings, "serve", create=True) as opened:
+            if demo:
                 for graph in bootstrap.load_demo(bootstrap.build_ingestor(opened, settings)):
                     out.print(f"demo data in <{graph.value}> (illustrative)", highlight=False)
         configure_logging(settings)
@@ -255,9 +262,12 @@ def serve(
             role = Primary(cluster, Replicas(processes - 1, settings, listener, cluster))
         out.print(
             f"City Tools Graph on http://{host}:{port}/ in {processes} HTTP process"
-            f"{'es' if processes > 1 else ''} (store: {location.path})",
+            f"{'es' if processes > 1 else ''} (store: {location.path}"
+            f"{', removed when the server stops' if location.temporary else ''})",
             soft_wrap=True,
+            highlight=False,
         )
+        out.print(_writes_line(settings), soft_wrap=True, highlight=False)
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it: exit 0 through `finally`.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         app = create_app(settings, role=role)
@@ -266,6 +276,16 @@ def serve(
         if cluster is not None:
             cluster.remove()
         location.cleanup()
+
+
+def _writes_line(settings: Settings) -> str:
+    """How writes are enabled, so a first run of `make demo` says how to load through HTTP."""
+    if settings.write_token is None:
+        return (
+            "writes are disabled; set CITYTOOLS_WRITE_TOKEN=… to enable /update and /store "
+            "writes (with the header Authorization: Bearer <token>)"
+        )
+    return "writes to /update and /store need the header Authorization: Bearer <the token>"
 
 
 def _listen(host: str, port: int) -> socket.socket:
