@@ -4,8 +4,8 @@
 guard in `federation_check` finds them from these tokens: a token read differently from
 the engine (a comment that ends elsewhere, a string that is not one) is a SERVICE that
 escapes the check. So the terminals follow spargebra's grammar, not the SPARQL spec's,
-where the two differ. What pyoxigraph 0.5.13 does, established against it with a
-listening socket (tests/test_sparql_scan.py, tests/test_service_guard_fuzz.py):
+where the two differ. What pyoxigraph 0.5.13 does, established against it (each point
+is shown on a listening socket in tests/test_service_guard_fuzz.py):
 
 * a comment runs from `#` to a CR or an LF; whitespace is space, tab, CR and LF only
   (a form feed or U+2028 is a syntax error, not a line end);
