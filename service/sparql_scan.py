@@ -256,24 +256,3 @@ def tokens(sparql: str) -> Iterator[tuple[str, str]]:
     """(kind, text) of each significant token, as `spans` gives them."""
     for kind, text, _, _ in spans(sparql):
         yield kind, text
-
-
-def remote_targets(sparql: str) -> list[tuple[str, str | None]]:
-    """Each `SERVICE`/`LOAD` keyword with the IRI written after it (None when it is not an
-    IRI). A report only: `federation_check.check_services` decides what may run."""
-    found: list[tuple[str, str | None]] = []
-    stream = [t for t in lex(sparql) if t.kind != "keyword" or t.text.upper() != "SILENT"]
-    for index, token in enumerate(stream):
-        keyword = token.text.upper()
-        if token.kind == "keyword" and keyword in ("SERVICE", "LOAD"):
-            target = stream[index + 1] if index + 1 < len(stream) else None
-            found.append((keyword, target.text[1:-1] if target and target.kind == "iri" else None))
-    return found
-
-
-def refuse_remote(sparql: str, allowed: frozenset[str]) -> None:
-    """`federation_check.check_services`, under the name http_update.py used; goes once
-    nothing calls it by this name."""
-    from citytools.service.federation_check import check_services  # it imports this module
-
-    check_services(sparql, allowed)

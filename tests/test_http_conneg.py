@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citytools.errors import FederationRefused, InputError
 from citytools.service import conneg
 from citytools.service.http_cache import CachedAnswer, ResponseCache
-from citytools.service.sparql_scan import refuse_remote, remote_targets
 from citytools.service.versions import LocalVersions
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
@@ -51,36 +49,6 @@ def test_format_names_and_aliases() -> None:
     assert conneg.by_name("text/turtle; charset=utf-8", conneg.GRAPHS) is conneg.TURTLE
     assert conneg.by_name("html", conneg.SOLUTIONS) is None
     assert conneg.TURTLE.content_type == "text/turtle; charset=utf-8"
-
-
-@pytest.mark.parametrize(
-    ("sparql", "found"),
-    [
-        ('INSERT DATA { <urn:a> <urn:l> "Adult social care service" }', []),
-        ("SELECT ?service WHERE { ?x ct:service ?service }", []),
-        (
-            "SELECT * { SERVICE SILENT <http://x/sparql> { ?s ?p ?o } }",
-            [("SERVICE", "http://x/sparql")],
-        ),
-        ("SELECT * { service ?endpoint { ?s ?p ?o } }", [("SERVICE", None)]),
-        ("# SERVICE <http://comment>\nLOAD <http://x/data.ttl>", [("LOAD", "http://x/data.ttl")]),
-        ('INSERT DATA { <urn:a> <urn:b> """SERVICE <http://x>\nLOAD""" }', []),
-        ("SELECT * { FILTER(?a<3 && ?b>2) SERVICE <http://y> {} }", [("SERVICE", "http://y")]),
-    ],
-)
-def test_remote_targets(sparql: str, found: list[tuple[str, str | None]]) -> None:
-    assert remote_targets(sparql) == found
-
-
-def test_refuse_remote() -> None:
-    allowed = frozenset({"http://allowed/sparql"})
-    refuse_remote("SELECT * { SERVICE <http://allowed/sparql> { ?s ?p ?o } }", allowed)
-    with pytest.raises(FederationRefused, match="SERVICE <http://other/sparql> is not allowed"):
-        refuse_remote("SELECT * { SERVICE <http://other/sparql> { ?s ?p ?o } }", allowed)
-    with pytest.raises(FederationRefused, match="a computed endpoint"):
-        refuse_remote("SELECT * { SERVICE ?e { ?s ?p ?o } }", allowed)
-    with pytest.raises(InputError, match="LOAD is not accepted"):
-        refuse_remote("LOAD <http://allowed/sparql>", allowed)
 
 
 def answer(size: int) -> CachedAnswer:
