@@ -24,9 +24,17 @@ The liberties taken, all of them:
   `/store` carry `Authorization: Bearer …` (SPEC: writes need it; the manifests do not
   model authentication). Reads go without it.
 * **A fresh store per entry**, as the manifests assume (`put_get_repeat_indirect` expects
-  its first PUT to create the graph): each entry gets its own server over a copy of a
-  store as its first start leaves it (`pristine`). The entries' `ut:graphData` files are
-  PUT into their named graphs first.
+  its first PUT to create the graph). The fresh store is a copy of a store as its first
+  start leaves it (`pristine`). An entry that writes (`writes`: graph data, an update, a
+  Graph Store write not meant to be refused) gets its own server over its own copy; the
+  entries that write nothing share one server over one copy, and each must find the
+  store at the version it started with and leave it there, so each meets exactly the
+  pristine store (that server's answer cache may already hold an answer to the same
+  request, the same bytes for the same store version). The entries' `ut:graphData`
+  files are PUT into their named graphs first. (One server reset by `DROP ALL` between
+  entries would not give a fresh store: `DROP ALL` leaves the service's graphs, and the
+  provenance graph would keep the record of every earlier entry's writes, which the
+  write path itself reads.)
 
 A fresh store is not an empty one: the service always keeps graphs of its own, the
 reference data, the ontology and the provenance graph (SPEC: reference data "is put into
@@ -126,7 +134,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def client(pristine: Path, tmp_path: Path) -> Iterator[httpx.Client]:
+def fresh(pristine: Path, tmp_path: Path) -> Iterator[httpx.Client]:
     """uvicorn on 127.0.0.1, with a write token, over a fresh copy of the pristine store."""
     shutil.copytree(pristine, tmp_path / "store")
     with (
@@ -134,6 +142,25 @@ def client(pristine: Path, tmp_path: Path) -> Iterator[httpx.Client]:
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         yield client
+
+
+@pytest.fixture(scope="module")
+def shared(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """One server over a copy of the pristine store, for the entries that write nothing:
+    `test_w3c` checks that the store's version is the one it started with before and after
+    each of them, so each meets the pristine store (a fresh one) and leaves it so."""
+    root = tmp_path_factory.mktemp("w3c-shared")
+    shutil.copytree(pristine, root / "store")
+    with (
+        serving(settings_for(root)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def pristine_version(shared: httpx.Client) -> int:
+    return store_version(shared)
 
 
 def graph_names(client: httpx.Client) -> set[str]:
@@ -331,6 +358,28 @@ def quads(client: httpx.Client) -> int:
     return int(response.json()["store"]["quads"])
 
 
+def store_version(client: httpx.Client) -> int:
+    """The store's version: it changes on every write."""
+    response = client.get("/health")
+    return int(response.json()["store"]["version"])
+
+
+def writes(entry: Entry) -> bool:
+    """Whether the entry means to change the store: it loads graph data, or sends an update
+    or a Graph Store write that is not to be refused."""
+    if entry.graph_data:
+        return True
+    for request in entry.requests:
+        if all(status.startswith("4") for status in request.expected.statuses):
+            continue
+        if entry.type == "GraphStoreProtocolTest":
+            if request.method not in ("GET", "HEAD"):
+                return True
+        elif _is_update(request):
+            return True
+    return False
+
+
 # --- what each request can see ------------------------------------------------------------
 #
 # Conservative: a request is cleared only when every pattern it evaluates is confined, by
@@ -386,7 +435,8 @@ def _gsp_reads(entry: Entry, request: Request) -> Iterator[str]:
         yield f"addresses the service graph <{graph}>"
 
 
-def _operation_reads(request: Request) -> Iterator[str]:
+def _operation(request: Request) -> tuple[str | None, str, dict[str, list[str]]]:
+    """("query" or "update" or None, its text, the protocol parameters) of a request."""
     url = urlsplit(request.path)
     params = parse_qs(url.query, keep_blank_values=True)
     content_type = (request.header("content-type") or "").split(";")[0].strip()
@@ -394,11 +444,23 @@ def _operation_reads(request: Request) -> Iterator[str]:
     if content_type == "application/x-www-form-urlencoded":
         for name, values in parse_qs(body, keep_blank_values=True).items():
             params.setdefault(name, []).extend(values)
-    if "query" in params or content_type == "application/sparql-query":
-        text = params["query"][0] if "query" in params else body
+    for kind in ("query", "update"):
+        if kind in params:
+            return kind, params[kind][0], params
+        if content_type == f"application/sparql-{kind}":
+            return kind, body, params
+    return None, body, params
+
+
+def _is_update(request: Request) -> bool:
+    return _operation(request)[0] == "update"
+
+
+def _operation_reads(request: Request) -> Iterator[str]:
+    kind, text, params = _operation(request)
+    if kind == "query":
         yield from _query_reads(text, params)
-    elif "update" in params or content_type == "application/sparql-update":
-        text = params["update"][0] if "update" in params else body
+    elif kind == "update":
         yield from _update_reads(text, params)
     else:
         yield "neither a query nor an update"
@@ -830,8 +892,17 @@ def marked(entry: Entry) -> object:
 
 
 @pytest.mark.parametrize("entry", [marked(e) for e in ENTRIES])
-def test_w3c(client: httpx.Client, entry: Entry) -> None:
+def test_w3c(request: pytest.FixtureRequest, entry: Entry) -> None:
+    """The entry on a fresh store: its own server if it writes, else the shared one, which
+    must hold the pristine store before and after it."""
     implementation = IMPLEMENTATIONS.get(entry.key)
     if implementation is None:
         pytest.fail(f"no implementation for the manifest entry <{entry.iri}> ({entry.name})")
+    if writes(entry):
+        implementation(Run(request.getfixturevalue("fresh"), entry))
+        return
+    client: httpx.Client = request.getfixturevalue("shared")
+    version = request.getfixturevalue("pristine_version")
+    assert store_version(client) == version, "an earlier entry changed the shared store"
     implementation(Run(client, entry))
+    assert store_version(client) == version, f"{entry.key} writes nothing, yet changed the store"
