@@ -101,7 +101,7 @@ def run_entry(client: httpx.Client, entry: Entry, *, charset_optional: bool) -> 
         )
         reset.raise_for_status()
         load(client, entry)
-        run = Run(client, entry, provenance=False, charset_optional=charset_optional)
+        run = Run(client, entry, charset_optional=charset_optional)
         try:
             run.all(*plan)
         except BaseException as exc:  # AssertionError, or pytest's fail/xfail outcomes
