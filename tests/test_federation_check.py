@@ -16,7 +16,6 @@ from citytools.service.federation_check import (
     resolved,
     service_targets,
 )
-from citytools.service.sparql_scan import refuse_remote
 
 ALLOWED_IRI = "https://allowed.example/sparql"
 ALLOWED = frozenset({ALLOWED_IRI})
@@ -227,9 +226,3 @@ def test_resolution_is_pyoxigraphs() -> None:
     assert resolved("http://h/\\u0041", None) == "http://h/A"
     assert resolved("rel", None) is None
     assert resolved("http://h/a b", None) is None
-
-
-def test_refuse_remote_is_the_same_guard() -> None:
-    with pytest.raises(FederationRefused, match=f"SERVICE <{EVIL}> is not allowed"):
-        refuse_remote(f"SELECT * {{ SERVICE <{EVIL}> {{ }} }}", ALLOWED)
-    refuse_remote(f"SELECT * {{ SERVICE <{ALLOWED_IRI}> {{ }} }}", ALLOWED)
