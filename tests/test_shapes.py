@@ -190,13 +190,13 @@ def test_every_class_of_the_ontology_has_a_node_shape(shapes: Graph, ontology: G
     owl_class = URIRef(vocab.OWL.Class.value)
     classes = {c for c in ontology.subjects(RDF.type, owl_class) if str(c).startswith(CT)}
     targets = set(shapes.objects(None, SH.targetClass))
-    assert len(classes) == 12
+    assert len(classes) == 13
     assert targets == classes
 
 
 def test_every_property_shape_has_a_name_and_a_message(shapes: Graph) -> None:
     property_shapes = set(shapes.subjects(RDF.type, SH.PropertyShape))
-    assert len(property_shapes) == 61
+    assert len(property_shapes) == 64
     for shape in property_shapes:
         assert shapes.value(shape, SH.name) is not None, shape
         message = shapes.value(shape, SH.message)
@@ -273,4 +273,4 @@ def test_fixture_names_from_the_brief_exist() -> None:
         "project-bad-status",
         "bad-date-literal",
     } <= names
-    assert len(names) == 72
+    assert len(names) == 75
