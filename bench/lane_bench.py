@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py --only lane [--quick]
 
-The inline lane (`service/inline_lane.py`) answers a query in the HTTP process only when
+The inline lane (`service/engine/lane.py`) answers a query in the HTTP process only when
 `query_cost.py` bounds its work below `BUDGET_US`, from the query's shape and statistics
 of the store; the bound's per-row costs are constants. This family checks them on real
 data: over the ~230k-triple inventory of the HTTP family (20k with `--quick`), it
@@ -32,11 +32,11 @@ import http_bench  # noqa: E402
 from common import Section, count, log  # noqa: E402
 from pyoxigraph import NamedNode, Store  # noqa: E402
 
-from citytools.service.execution import QueryRequest  # noqa: E402
-from citytools.service.inline_lane import BUDGET_US, in_memory_copy  # noqa: E402
-from citytools.service.query_cost import StoreStats, cost_of  # noqa: E402
-from citytools.service.query_eval import evaluate_small  # noqa: E402
-from citytools.service.query_shape import shape_of  # noqa: E402
+from citytools.service.engine.evaluate import evaluate_small  # noqa: E402
+from citytools.service.engine.execution import QueryRequest  # noqa: E402
+from citytools.service.engine.lane import BUDGET_US, in_memory_copy  # noqa: E402
+from citytools.service.engine.lane_cost import StoreStats, cost_of  # noqa: E402
+from citytools.service.engine.lane_shape import shape_of  # noqa: E402
 
 QUERIES = 3000
 TIMINGS = 3  # passes over the admitted queries; each query's fastest counts

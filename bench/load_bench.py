@@ -45,10 +45,11 @@ from common import Section, count, log, rate, seconds, timed  # noqa: E402
 from citytools.loaders.base import Parsed  # noqa: E402
 from citytools.loaders.iris import Minter  # noqa: E402
 from citytools.resources import shapes_file  # noqa: E402
-from citytools.service import bootstrap  # noqa: E402
-from citytools.service.ingest import Ingestor, Source  # noqa: E402
-from citytools.service.store import EmbeddedStore, GraphChange, nquads  # noqa: E402
-from citytools.service.validation import Validator  # noqa: E402
+from citytools.service.runtime import bootstrap  # noqa: E402
+from citytools.service.store.embedded import EmbeddedStore, nquads  # noqa: E402
+from citytools.service.store.interface import GraphChange  # noqa: E402
+from citytools.service.validation.validator import Validator  # noqa: E402
+from citytools.service.writes.ingest import Ingestor, Source  # noqa: E402
 from citytools.settings import Settings  # noqa: E402
 
 # Inventory rows giving ~10k, ~100k and ~1M loader triples (measured: 19.84 per row + 835).
@@ -185,9 +186,7 @@ def stage_measures(inv: Inventory, ingestor: Ingestor, ws: Workspace, repeat: in
     t_new, t_replace = _in_fresh_stores(ws, writes_repeat, writes)
     out.append(Measure(label, "store write: `apply`, new graph", n, t_new))
     if replacing:
-        out.append(
-            Measure(label, "store write: `apply`, replacing a graph", len(other), t_replace)
-        )
+        out.append(Measure(label, "store write: `apply`, replacing a graph", len(other), t_replace))
 
     stored = [0, 0, 0]
     edited = edit_rows(inv.data, EDIT_EVERY)

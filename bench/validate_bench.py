@@ -26,7 +26,7 @@ from rdflib import RDF, Graph, URIRef
 
 from citytools import vocab as v
 from citytools.resources import ontology_file, reference_file, shapes_file
-from citytools.service.validation import Validator
+from citytools.service.validation.validator import Validator
 
 BASE = v.DEFAULT_BASE_IRI
 REFERENCE = NamedNode(BASE + "graph/reference")

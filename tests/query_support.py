@@ -9,11 +9,11 @@ from pathlib import Path
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, parse
 
 from citytools.resources import queries_dir
-from citytools.service.catalogue import Catalogue
-from citytools.service.execution import QueryRequest
-from citytools.service.executor import InlineExecutor
-from citytools.service.federation_check import service_targets
-from citytools.service.store import EmbeddedStore
+from citytools.service.catalogue.saved import Catalogue
+from citytools.service.engine.execution import QueryRequest
+from citytools.service.engine.pool import InlineExecutor
+from citytools.service.sparql.guard import service_targets
+from citytools.service.store.embedded import EmbeddedStore
 from citytools.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "queries"

@@ -21,9 +21,9 @@ from query_support import (
 
 from citytools import vocab as v
 from citytools.errors import InputError, NotFound, ParameterError
-from citytools.service.catalogue import Catalogue, parse_file
-from citytools.service.query_resolver import StoreResolver
-from citytools.service.store import EmbeddedStore
+from citytools.service.catalogue.resolver import StoreResolver
+from citytools.service.catalogue.saved import Catalogue, parse_file
+from citytools.service.store.embedded import EmbeddedStore
 
 BROKEN = sorted((DATA / "broken").glob("*.rq"))
 warm_federation_check(SHIPPED)

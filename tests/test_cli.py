@@ -27,9 +27,9 @@ from serve_support import cleanup, start, stop
 from typer.testing import CliRunner, Result
 
 from citytools.loaders.iris import Minter
-from citytools.service import bootstrap
-from citytools.service.cli import app
-from citytools.service.store import EmbeddedStore
+from citytools.service.cli.main import app
+from citytools.service.runtime import bootstrap
+from citytools.service.store.embedded import EmbeddedStore
 
 DATA = Path(__file__).parent / "data" / "loaders"
 ID = "https://w3id.org/citytools/id/"

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from citytools.service.cli import app
-from citytools.service.store import EmbeddedStore
+from citytools.service.cli.main import app
+from citytools.service.store.embedded import EmbeddedStore
 
 DATA = Path(__file__).parent / "data" / "loaders"
 INVENTORY = DATA / "inventory.csv"

@@ -12,7 +12,7 @@ from query_support import SPEC_QUERIES
 from typer.testing import CliRunner
 
 from citytools.resources import demo_file
-from citytools.service.cli import app
+from citytools.service.cli.main import app
 
 
 @pytest.fixture(scope="module")

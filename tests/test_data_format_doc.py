@@ -21,7 +21,7 @@ from citytools import vocab as v
 from citytools.loaders import detect, inventory, projects
 from citytools.loaders.authorities import authority_resolver
 from citytools.loaders.rdf import FORMATS
-from citytools.service.cli import app
+from citytools.service.cli.main import app
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 DOC = (DOCS / "data-format.md").read_text(encoding="utf-8")

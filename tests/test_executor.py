@@ -24,8 +24,8 @@ import pytest
 from pyoxigraph import DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Store, Triple, parse
 
 from citytools.errors import CityToolsError, FederationRefused, InputError, QueryTimeout
-from citytools.service.execution import QueryAnswer, QueryExecutor, QueryRequest
-from citytools.service.executor import InlineExecutor, ProcessExecutor
+from citytools.service.engine.execution import QueryAnswer, QueryExecutor, QueryRequest
+from citytools.service.engine.pool import InlineExecutor, ProcessExecutor
 from citytools.settings import Settings
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import pytest
 from pyoxigraph import Store
 
 from citytools.errors import FederationRefused, InputError
-from citytools.service.federation_check import (
+from citytools.service.sparql.guard import (
     Endpoint,
     check_services,
     resolved,

@@ -1,6 +1,6 @@
 """Requests that ask to upgrade to HTTP/2 in clear text (`Upgrade: h2c`), as Java's HTTP
 client sends its POSTs (Apache Jena, Spring, Ktor), answered as plain HTTP/1.1
-(`service/http_upgrade.py`): their body reaches the route whether it comes with the head
+(`service/http/upgrade.py`): their body reaches the route whether it comes with the head
 or after it, and the requests pipelined behind them are answered too. Through the
 service's own protocol over a real store, through the adapter alone, and from Jena's
 `rsparql --post` (which sends those headers) when Debian's Jena is installed."""
@@ -28,7 +28,7 @@ import pytest
 import uvicorn
 from http_support import CT, RDFS_LABEL, TOKEN, free_port, serving, settings_for
 
-from citytools.service.http_upgrade import UpgradeIgnoringProtocol
+from citytools.service.http.upgrade import UpgradeIgnoringProtocol
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 from starlette.requests import Request
 
-from citytools.service.http_body import url_params
+from citytools.service.http.body import url_params
 
 PIECES = ["query", "format", "a", "b", "=", "&", "+", "%", "%2", "%zz", "%41", "%e9", "%C3%A9"]
 PIECES += ["%F0%9F%98%80", "%5C", "\\", "x", "%26", "%3D", " ", quote("SELECT * { ?s ?p ?o }")]

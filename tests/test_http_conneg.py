@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from citytools.service import conneg
-from citytools.service.http_cache import CachedAnswer, ResponseCache
-from citytools.service.versions import LocalVersions
+from citytools.service.http import conneg
+from citytools.service.http.cache import CachedAnswer, ResponseCache
+from citytools.service.store.versions import LocalVersions
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 

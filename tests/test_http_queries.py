@@ -15,12 +15,13 @@ from http_support import TestClient
 from query_support import BASE, DATA, SHIPPED, SPEC_QUERIES, warm_federation_check
 
 from citytools.loaders.iris import Minter
-from citytools.service import bootstrap, charts
-from citytools.service.app import create_app
-from citytools.service.executor import InlineExecutor
-from citytools.service.http_queries import queries_router
-from citytools.service.ingest import Source
-from citytools.service.store import EmbeddedStore
+from citytools.service.engine.pool import InlineExecutor
+from citytools.service.http.app import create_app
+from citytools.service.http.pages import charts
+from citytools.service.http.routes.queries import queries_router
+from citytools.service.runtime import bootstrap
+from citytools.service.store.embedded import EmbeddedStore
+from citytools.service.writes.ingest import Source
 from citytools.settings import Settings
 
 JSON_RESULTS = "application/sparql-results+json"

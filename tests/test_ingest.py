@@ -1,4 +1,4 @@
-"""The one write path (`service/ingest.py`): idempotent loads, atomic replacement, rejected
+"""The one write path (`service/writes/ingest.py`): idempotent loads, atomic replacement, rejected
 loads that change nothing, provenance, and store counts that match the CSV.
 
 A real on-disk pyoxigraph store on tmp_path, seeded with the reference graphs, and the
@@ -27,9 +27,9 @@ from citytools.errors import InputError, ValidationFailed
 from citytools.loaders.iris import Minter
 from citytools.report import Severity
 from citytools.resources import demo_file, reference_file
-from citytools.service import bootstrap
-from citytools.service.ingest import Ingestor, Source, canonical
-from citytools.service.store import EmbeddedStore
+from citytools.service.runtime import bootstrap
+from citytools.service.store.embedded import EmbeddedStore
+from citytools.service.writes.ingest import Ingestor, Source, canonical
 from citytools.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "loaders"

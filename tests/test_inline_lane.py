@@ -16,11 +16,11 @@ import pytest
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Store
 
 from citytools.errors import QueryTimeout
-from citytools.service.execution import QueryRequest
-from citytools.service.executor import ProcessExecutor
-from citytools.service.inline_lane import STALE_LOCK_SECONDS, InlineLane
-from citytools.service.query_cost import StoreStats
-from citytools.service.snapshots import Snapshots, snapshot_path, stats_path
+from citytools.service.engine.execution import QueryRequest
+from citytools.service.engine.lane import STALE_LOCK_SECONDS, InlineLane
+from citytools.service.engine.lane_cost import StoreStats
+from citytools.service.engine.pool import ProcessExecutor
+from citytools.service.store.snapshots import Snapshots, snapshot_path, stats_path
 from citytools.settings import Settings
 
 EX = "http://example.org/"

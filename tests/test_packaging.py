@@ -58,7 +58,7 @@ def expected_data() -> set[str]:
         "queries": "citytools/queries",
         "reference": "citytools/reference",
         "demo": "citytools/demo",
-        "service/templates": "citytools/service/templates",
+        "service/http/pages/templates": "citytools/service/http/pages/templates",
     }
     patterns = {
         "ontology": ["*.ttl"],
@@ -66,7 +66,7 @@ def expected_data() -> set[str]:
         "queries": ["*.rq"],
         "reference": ["*.csv", "PROVENANCE.md", "LICENCES.md"],
         "demo": ["*.csv"],
-        "service/templates": ["*.html"],
+        "service/http/pages/templates": ["*.html"],
     }
     return {
         f"{layout[folder]}/{path.name}"
@@ -103,7 +103,7 @@ def test_the_wheel_installs_and_runs_from_its_own_files(tmp_path: Path) -> None:
     assert sum(1 for n in expected if n.endswith(".rq")) >= 11
     assert sum(1 for n in expected if n.endswith(".html")) >= 1
     assert expected - names == set()
-    assert "citytools = citytools.service.cli:main" in scripts
+    assert "citytools = citytools.service.cli.main:main" in scripts
 
     venv = tmp_path / "venv"
     made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, QuerySolutions, Store
 
-from citytools.service.query_cost import StoreStats, cost_of
-from citytools.service.query_shape import MAX_PATTERNS, shape_of
+from citytools.service.engine.lane_cost import StoreStats, cost_of
+from citytools.service.engine.lane_shape import MAX_PATTERNS, shape_of
 
 EX = "http://example.org/"
 LABEL = NamedNode("http://www.w3.org/2000/01/rdf-schema#label")

@@ -13,7 +13,7 @@ from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import BNode, URIRef
 from rdflib.term import Variable as RdflibVariable
 
-from citytools.service.query_shape import MAX_PATTERNS, Shape, shape_of
+from citytools.service.engine.lane_shape import MAX_PATTERNS, Shape, shape_of
 
 EX = "http://example.org/"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

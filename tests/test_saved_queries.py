@@ -24,8 +24,9 @@ from citytools.loaders import reference
 from citytools.loaders.detect import parse_source
 from citytools.loaders.iris import Minter
 from citytools.resources import reference_file
-from citytools.service.query_resolver import StoreResolver
-from citytools.service.store import EmbeddedStore, GraphChange
+from citytools.service.catalogue.resolver import StoreResolver
+from citytools.service.store.embedded import EmbeddedStore
+from citytools.service.store.interface import GraphChange
 
 
 def _rows(name: str) -> list[dict[str, str]]:

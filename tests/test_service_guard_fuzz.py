@@ -23,8 +23,8 @@ import pytest
 from pyoxigraph import QueryBoolean, Store
 
 from citytools.errors import InputError
-from citytools.service.federation_check import check_services
-from citytools.service.query_shape import shape_of
+from citytools.service.engine.lane_shape import shape_of
+from citytools.service.sparql.guard import check_services
 
 CASES = 400
 WAIT_SECONDS = 10.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from citytools.service.sparql_scan import lex, spans, tokens
+from citytools.service.sparql.lexer import lex, spans, tokens
 
 
 def kinds(sparql: str) -> list[tuple[str, str]]:

@@ -12,7 +12,8 @@ import pytest
 from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, Quad, RdfFormat, Triple, parse
 
 from citytools.errors import StoreBusy
-from citytools.service.store import STAGING, EmbeddedStore, GraphChange, GraphName
+from citytools.service.store.embedded import STAGING, EmbeddedStore
+from citytools.service.store.interface import GraphChange, GraphName
 
 G = NamedNode("https://example.org/graph/a")
 H = NamedNode("https://example.org/graph/b")
@@ -74,7 +75,7 @@ def test_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     first = EmbeddedStore(tmp_path / "db")
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from citytools.service.store import EmbeddedStore\n"
+        "from citytools.service.store.embedded import EmbeddedStore\n"
         "from citytools.errors import StoreBusy\n"
         "try:\n    EmbeddedStore(Path(sys.argv[1]))\n"
         "except StoreBusy as e:\n    print(e); sys.exit(3)\n"

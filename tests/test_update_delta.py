@@ -32,8 +32,9 @@ from pyoxigraph import (
 from rdflib.compare import isomorphic
 
 from citytools.errors import InputError, ReadOnlyGraph
-from citytools.service.store import EmbeddedStore, GraphName, QueryResult, Term
-from citytools.service.update_delta import LOAD_REFUSED, UpdateDelta, update_delta
+from citytools.service.store.embedded import EmbeddedStore
+from citytools.service.store.interface import GraphName, QueryResult, Term
+from citytools.service.writes.update_delta import LOAD_REFUSED, UpdateDelta, update_delta
 
 X = "http://x/"
 PREFIX = f"PREFIX : <{X}> PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>\n"

@@ -10,7 +10,7 @@ import pytest
 from pyoxigraph import NamedNode, Quad, Store
 
 from citytools.errors import InputError
-from citytools.service.update_text import with_base, with_protocol_dataset
+from citytools.service.sparql.update_text import with_base, with_protocol_dataset
 
 EX = "https://example.org/"
 G1, G2, OUT = NamedNode(EX + "g1"), NamedNode(EX + "g2"), NamedNode(EX + "out")

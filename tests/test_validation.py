@@ -21,7 +21,7 @@ from rdflib import RDF, BNode, Graph, Namespace
 
 from citytools.report import Finding, Severity
 from citytools.resources import ontology_file, shapes_file
-from citytools.service.validation import ShapesError, Validator, changed_focus
+from citytools.service.validation.validator import ShapesError, Validator, changed_focus
 
 DATA = Path(__file__).parent / "data"
 OWN = DATA / "validation"

@@ -1,0 +1,1 @@
+"""The `citytools` command line."""

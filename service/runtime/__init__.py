@@ -1,0 +1,3 @@
+"""Process runtime: opening a backend (store, executor, ingest) and the cluster of HTTP
+processes.
+"""

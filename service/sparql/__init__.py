@@ -1,0 +1,1 @@
+"""SPARQL text tools: the lexer, the SERVICE guard, text rewriting, result serialisation."""

@@ -1,0 +1,264 @@
+"""The embedded pyoxigraph backend of `GraphStore` (on disk, or in memory).
+
+Writes that replace a source graph are one transaction: a kill during a load
+leaves the store as it was before or after, never half.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    NamedNode,
+    Quad,
+    RdfFormat,
+    Store,
+    Triple,
+    Variable,
+    serialize,
+)
+
+from citytools.errors import StoreBusy
+from citytools.service.store.interface import (
+    GraphChange,
+    GraphName,
+    QueryResult,
+    Term,
+)
+
+STAGING = "urn:x-citytools:staging/"  # private graphs a write fills before it commits
+_PATTERN = "?s ?p ?o"
+
+
+def nquads(graph: GraphName, triples: Iterable[Triple]) -> bytes:
+    """Serialise triples into `graph` as N-Quads (pyoxigraph terms print as N-Triples)."""
+    suffix = " ." if isinstance(graph, DefaultGraph) else f" {graph} ."
+    return "".join(f"{t.subject} {t.predicate} {t.object}{suffix}\n" for t in triples).encode()
+
+
+class StoreReads:
+    """The reads of `GraphStore` over a pyoxigraph store, whichever `_handle` gives."""
+
+    def _handle(self) -> Store:
+        raise NotImplementedError
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        substitutions: dict[Variable, Term] | None = None,
+        default_graph: Sequence[GraphName] | None = None,
+        named_graphs: Sequence[NamedNode] | None = None,
+    ) -> QueryResult:
+        return self._handle().query(
+            sparql,
+            substitutions=substitutions,
+            default_graph=list(default_graph) if default_graph is not None else None,
+            named_graphs=list(named_graphs) if named_graphs is not None else None,
+            use_default_graph_as_union=default_graph is None,
+        )
+
+    def graph_triples(self, graph: NamedNode | DefaultGraph) -> Iterator[Triple]:
+        for quad in self._handle().quads_for_pattern(None, None, None, graph):
+            yield quad.triple
+
+    def named_graphs(self) -> list[NamedNode]:
+        graphs = self._handle().named_graphs()
+        return sorted((g for g in graphs if isinstance(g, NamedNode)), key=str)
+
+    def has_graph(self, graph: NamedNode) -> bool:
+        return bool(self._handle().contains_named_graph(graph))
+
+    def quad_count(self) -> int:
+        return len(self._handle())
+
+    def dump(self, output: IO[bytes], *, fmt: RdfFormat, graph: GraphName | None = None) -> None:
+        store = self._handle()
+        if graph is None:
+            store.dump(output, format=fmt)
+        else:
+            serialize(store.quads_for_pattern(None, None, None, graph), output, format=fmt)
+
+
+class EmbeddedStore(StoreReads):
+    """pyoxigraph on disk (or in memory), opened by one writing process at a time.
+
+    A lock file in the store directory makes a second writer fail fast with a
+    clear message instead of RocksDB's lock error.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock: IO[str] | None = None
+        if path is None:
+            self._store = Store()
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock = _take_lock(path)
+            self._store = Store(str(path))
+            self._drop_staging()
+        self._version = 0
+
+    @property
+    def raw(self) -> Store:
+        return self._store
+
+    def _handle(self) -> Store:
+        return self._store
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def _written(self) -> None:
+        self._version += 1
+
+    def apply(self, changes: Mapping[GraphName, GraphChange]) -> None:
+        additions_only = all(
+            not c.removed and c.exists_after is not False for c in changes.values()
+        )
+        if additions_only and not any(c.exists_after for c in changes.values()):
+            if any(_has_blank(t) for c in changes.values() for t in c.added):
+                # A parse would rename blank nodes; keep their identity (still one transaction).
+                self._store.extend(
+                    Quad(t.subject, t.predicate, t.object, graph)
+                    for graph, change in changes.items()
+                    for t in change.added
+                )
+            else:  # one load is one transaction, and much faster than a SPARQL text to parse
+                self._store.load(
+                    b"".join(nquads(g, c.added) for g, c in changes.items()),
+                    format=RdfFormat.N_QUADS,
+                )
+        else:
+            staged = _staged(changes)
+            if staged:  # a kill now leaves only staging graphs, dropped at the next open
+                self._store.extend(
+                    Quad(t.subject, t.predicate, t.object, stage)
+                    for stage, (_, _, triples) in staged.items()
+                    for t in triples
+                )
+            self._store.update(_update_text(changes, staged))  # one request, one transaction
+        self._written()
+
+    def _drop_staging(self) -> None:
+        """Staging graphs left by a write killed before it committed: never published."""
+        for graph in self._store.named_graphs():
+            if isinstance(graph, NamedNode) and graph.value.startswith(STAGING):
+                self._store.remove_graph(graph)
+
+    def flush(self) -> None:
+        if self.path is not None:
+            self._store.flush()
+
+    def close(self) -> None:
+        """Flush and release the store; RocksDB's own lock goes with the last reference."""
+        if not hasattr(self, "_store"):
+            return
+        self.flush()
+        del self._store
+        # Query results can sit in reference cycles that keep the RocksDB handle (and its
+        # lock) alive until a collection: collect now, so the store can be opened again.
+        gc.collect()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+Staged = dict[NamedNode, tuple[str, GraphName, set[Triple]]]  # stage -> (op, graph, triples)
+
+
+def _staged(changes: Mapping[GraphName, GraphChange]) -> Staged:
+    """The triples with blank nodes of each change, each set in a staging graph of its own.
+
+    SPARQL Update text cannot name a stored blank node (`_:b` in DELETE DATA matches
+    nothing, in INSERT DATA it is a fresh node), but a pattern can match one: the update
+    then moves the staged triples into (or out of) their graph by `INSERT { … } WHERE`
+    (`DELETE { … } WHERE`) over the staging graph, keeping every blank node's identity."""
+    staged: Staged = {}
+    for index, (graph, change) in enumerate(changes.items()):
+        if change.exists_after is False:
+            continue
+        for op, triples in (("DELETE", change.removed), ("INSERT", change.added)):
+            blank = {t for t in triples if _has_blank(t)}
+            if blank:
+                staged[NamedNode(f"{STAGING}{op.lower()}/{index}")] = (op, graph, blank)
+    return staged
+
+
+def _update_text(changes: Mapping[GraphName, GraphChange], staged: Staged) -> str:
+    """One SPARQL Update doing every change: drops and creations, one DELETE DATA, the
+    staged deletions, one INSERT DATA, the staged insertions, then the staging graphs go."""
+    first: list[str] = []
+    removed: dict[GraphName, set[Triple]] = {}
+    added: dict[GraphName, set[Triple]] = {}
+    for graph, change in changes.items():
+        if change.exists_after is False:
+            first.append(f"DROP SILENT {_target(graph)}")
+            continue
+        removed[graph] = {t for t in change.removed if not _has_blank(t)}
+        added[graph] = {t for t in change.added if not _has_blank(t)}
+        if change.exists_after and isinstance(graph, NamedNode):
+            first.append(f"CREATE SILENT GRAPH {graph}")
+    moves = {
+        op: [
+            f"{op} {{ {_blocks({graph: {_PATTERN}})} }} WHERE {{ GRAPH {stage} {{ ?s ?p ?o }} }}"
+            for stage, (kind, graph, _) in staged.items()
+            if kind == op
+        ]
+        for op in ("DELETE", "INSERT")
+    }
+    operations = list(first)
+    if any(removed.values()):
+        operations.append(f"DELETE DATA {{ {_blocks(removed)} }}")
+    operations += moves["DELETE"]
+    if any(added.values()):
+        operations.append(f"INSERT DATA {{ {_blocks(added)} }}")
+    operations += moves["INSERT"]
+    operations += [f"DROP SILENT GRAPH {stage}" for stage in staged]
+    return " ;\n".join(operations)
+
+
+def _target(graph: GraphName) -> str:
+    return "DEFAULT" if isinstance(graph, DefaultGraph) else f"GRAPH {graph}"
+
+
+def _has_blank(triple: Triple) -> bool:
+    return isinstance(triple.subject, BlankNode) or isinstance(triple.object, BlankNode)
+
+
+def _blocks(triples: Mapping[GraphName, set[Triple] | set[str]]) -> str:
+    parts = []
+    for graph, some in triples.items():
+        if some:
+            body = "".join(f"{_statement(t)} .\n" for t in some)
+            parts.append(body if isinstance(graph, DefaultGraph) else f"GRAPH {graph} {{\n{body}}}")
+    return "\n".join(parts)
+
+
+def _statement(triple: Triple | str) -> str:
+    if isinstance(triple, str):
+        return triple
+    return f"{triple.subject} {triple.predicate} {triple.object}"
+
+
+def _take_lock(path: Path) -> IO[str]:
+    handle = open(path / "citytools.lock", "w")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreBusy(
+            f"the store at {path} is in use by another process (is `citytools serve` running?); "
+            "load through the running service's /store route, or stop the server first"
+        ) from None
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

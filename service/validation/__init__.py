@@ -1,0 +1,1 @@
+"""SHACL validation: shapes compiled to SPARQL and the validator that runs them."""
