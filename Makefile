@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make demo DEMO_STORE=… DEMO_ARGS='--port 8001'` moves it out of the way.
+DEMO_STORE ?= citytools-demo-data
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/citytools serve --demo --store citytools-demo-data
+	$(BIN)/citytools serve --demo --store $(DEMO_STORE) $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
