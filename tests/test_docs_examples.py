@@ -187,6 +187,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start(here, "--demo", "--memory", processes=1, CITYTOOLS_WRITE_TOKEN=TOKEN)
     yield server
     stop(server)
+    if server.process.stdout is not None:
+        server.process.stdout.close()
 
 
 @pytest.mark.slow
