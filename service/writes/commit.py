@@ -142,7 +142,7 @@ class WritePath:
         if not changed:
             return Committed(None, report, counts)
         activity = NamedNode(
-            f"{self.minter.base}change/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+            f"{self.minter.base}change/{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
         )
         changes: dict[GraphName, GraphChange] = {w.graph: w.change for w in changed}
         changes[self.provenance] = self._provenance(changed, counts, activity, label)
@@ -250,7 +250,8 @@ class WritePath:
         activity: NamedNode,
         label: str,
     ) -> GraphChange:
-        now = Literal(datetime.now(UTC).replace(microsecond=0).isoformat(), datatype=v.XSD.dateTime)
+        # To the microsecond: writes in one second keep their order in the history.
+        now = Literal(datetime.now(UTC).isoformat(), datatype=v.XSD.dateTime)
         change = GraphChange()
         change.added |= {
             Triple(activity, v.RDF.type, v.PROV.Activity),
