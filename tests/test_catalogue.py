@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from citytools.service.catalogue.saved import Catalogue, parse_file
 from citytools.service.store.embedded import EmbeddedStore
 
 BROKEN = sorted((DATA / "broken").glob("*.rq"))
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = re.compile(r"^```sparql\n(#\+ title: .*?)^```$", re.M | re.S)
 warm_federation_check(SHIPPED)
 warm_federation_check(GOOD)
 HACKNEY = "https://w3id.org/citytools/id/authority/E09000012"
@@ -114,22 +117,71 @@ def test_a_broken_file_stops_the_catalogue_and_names_the_file(path: Path, tmp_pa
 
 def test_every_broken_fixture_is_distinct() -> None:
     messages = [p.read_text().splitlines()[0] for p in BROKEN]
-    assert len(BROKEN) == 18
+    assert len(BROKEN) == 24
     assert len(set(messages)) == len(messages)
 
 
-def test_header_may_carry_plain_comments_and_continued_descriptions() -> None:
+def test_the_header_is_yaml_and_may_carry_plain_comments() -> None:
     text = (
-        "# a plain comment\n#+ title: T\n#+ description: first\n#+ description: second\n"
-        "SELECT ?x WHERE { ?x ?p ?o }\n"
+        "# a plain comment\n#+ title: T\n#+ description: >-\n#+   first\n# another one\n"
+        "#+   second\n#+ tags: [a, b]\nSELECT ?x WHERE { ?x ?p ?o }\n#+ title: not the header\n"
     )
     query = parse_file("t.rq", text)
-    assert (query.title, query.description, query.parameters, query.columns) == (
+    assert (query.title, query.description, query.tags, query.parameters, query.columns) == (
         "T",
         "first second",
+        ("a", "b"),
         (),
         ("x",),
     )
+
+
+def test_yaml_scalars_are_read_as_the_text_a_url_carries() -> None:
+    text = (
+        "#+ title: T\n#+ description: D\n#+ parameters:\n"
+        "#+   n: {type: xsd:integer, default: 3, min: 1, max: 9, description: N}\n"
+        "#+   r: {type: xsd:decimal, default: 0.25, description: R}\n"
+        "#+   f: {type: xsd:boolean, default: false, description: F}\n"
+        "#+   d: {type: xsd:date, default: 2024-02-29, min: 2000-01-01, description: D}\n"
+        "SELECT ?n ?r ?f ?d WHERE { FILTER(?n > 0 && ?r > 0 && ?f = ?f && ?d = ?d) }\n"
+    )
+    declared = {
+        p.name: (p.default, p.minimum, p.maximum) for p in parse_file("t.rq", text).parameters
+    }
+    assert declared == {
+        "n": ("3", "1", "9"),
+        "r": ("0.25", None, None),
+        "f": ("false", None, None),
+        "d": ("2024-02-29", "2000-01-01", None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("#+ titel: T", "header key 'title': Field required; header key 'titel': unknown key"),
+        ("#+ title: [T]", "header key 'title': Input should be a valid string"),
+        ("#+ title: T\n#+   description: D", "line 2: the `#+` header is not valid YAML"),
+        (
+            "#+ title: T\n#+ parameters: {n: {type: xsd:integer, required: maybe}}",
+            "header key 'parameters.n.required': Input should be a valid boolean",
+        ),
+        ("#+ title: T\n#+ chart: bar", "header key 'chart': Input should be a valid dictionary"),
+    ],
+)
+def test_a_malformed_header_names_the_file_and_the_key(header: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_file("typo.rq", f"{header}\n#+ description: D\nSELECT ?x WHERE {{ ?x ?p ?o }}\n")
+    assert str(caught.value).startswith("saved query typo.rq: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("doc", ["queries/README.md", "docs/data-architects.md"])
+def test_the_documented_example_is_a_valid_saved_query(doc: str) -> None:
+    (example,) = EXAMPLE.findall((ROOT / doc).read_text(encoding="utf-8"))
+    query = parse_file("example.rq", example)
+    assert query.parameters
+    assert query.description.endswith("(a folded block: its lines are joined with spaces).")
 
 
 def test_unknown_query_is_not_found() -> None:

@@ -1,8 +1,8 @@
 """Saved-query parameter types: text from a URL or the command line in, a typed RDF term out.
 
-Each type is declared in a query's header (`#+ param: name | type | …`):
-`xsd:integer`, `xsd:decimal`, `xsd:date`, `xsd:boolean`, `xsd:string`, an
-enumeration `enum(a,b,…)`, or an entity type (`authority`, `system`, `standard`,
+Each type is declared in a query's header (`type:` of a parameter, `saved.py`):
+`xsd:integer`, `xsd:decimal`, `xsd:date`, `xsd:boolean`, `xsd:string`, `enum` (with
+its words in `choices:`), or an entity type (`authority`, `system`, `standard`,
 `project`, `service_area`) whose value is a name, a code or an IRI that a
 `Resolver` looks up in the store. A value that does not fit raises
 `ParameterError` naming the parameter (HTTP 422).
@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Literal as OneOf
 from typing import Protocol
 
 from pyoxigraph import Literal, NamedNode
@@ -21,8 +22,20 @@ from pyoxigraph import Literal, NamedNode
 from citytools import vocab as v
 from citytools.errors import ParameterError
 
+TypeName = OneOf[
+    "xsd:integer",
+    "xsd:decimal",
+    "xsd:date",
+    "xsd:boolean",
+    "xsd:string",
+    "enum",
+    "authority",
+    "system",
+    "standard",
+    "project",
+    "service_area",
+]
 ENTITY_KINDS = ("authority", "system", "standard", "project", "service_area")
-SCALAR_TYPES = ("xsd:integer", "xsd:decimal", "xsd:date", "xsd:boolean", "xsd:string")
 ORDERED_TYPES = ("xsd:integer", "xsd:decimal", "xsd:date")  # the ones `min`/`max` apply to
 ENTITY_HELP = {
     "authority": "a GSS code (E09000012), a name (Hackney) or an IRI",
@@ -36,7 +49,6 @@ MAX_TEXT = 500  # longest parameter value accepted, in characters
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
 _DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,18})?|\.\d{1,18})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ENUM = re.compile(r"enum\(\s*([\w-]+(?:\s*,\s*[\w-]+)*)\s*\)")
 _BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 
 Value = NamedNode | Literal
@@ -52,21 +64,8 @@ class Resolver(Protocol):
 class ParamType:
     """A declared parameter type, e.g. `xsd:date`, `enum(supplier,manufacturer)`, `authority`."""
 
-    name: str
+    name: TypeName
     choices: tuple[str, ...] = ()  # only for enumerations
-
-    @classmethod
-    def parse(cls, text: str) -> ParamType:
-        """The type a header declares; ValueError when it is not one we know."""
-        text = text.strip()
-        if text in SCALAR_TYPES or text in ENTITY_KINDS:
-            return cls(text)
-        match = _ENUM.fullmatch(text)
-        if match:
-            choices = tuple(c.strip() for c in match.group(1).split(","))
-            return cls("enum", choices)
-        known = ", ".join((*SCALAR_TYPES, "enum(a,b,…)", *ENTITY_KINDS))
-        raise ValueError(f"unknown parameter type {text!r}; use one of {known}")
 
     @property
     def is_entity(self) -> bool:

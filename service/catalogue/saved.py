@@ -1,51 +1,114 @@
-"""The saved-query catalogue: `queries/*.rq` files with a `#+` metadata header.
+"""The saved-query catalogue: `queries/*.rq` files with a YAML header in `#+` comments.
 
-Every file is a valid SPARQL query whose leading comment lines declare what it is:
+Every file is a valid SPARQL query. Its leading `#+` lines, with the `#+ ` taken off, are a
+YAML document that says what it is (plain `#` comments among them are not part of it):
 
-    #+ title: Systems of an authority
-    #+ description: Every system an authority uses, by service area, …
-    #+ param: authority | authority | required | The authority: GSS code, name or IRI
-    #+ param: min_authorities | xsd:integer | default 2 | min 2 | Least number of authorities
-    #+ chart: bar | label=system_label | value=authorities
-    #+ tags: authorities, systems
+    #+ title: Shared systems
+    #+ description: >-
+    #+   Products that several authorities use for the same service area.
+    #+ parameters:
+    #+   min_authorities:
+    #+     type: xsd:integer
+    #+     default: 2
+    #+     min: 1
+    #+     description: Least number of authorities
+    #+ chart: {kind: bar, label: [system_label, service_area_label], value: authorities}
+    #+ tags: [systems, collaboration]
 
-Every parameter is declared (never guessed from variable names) and bound as a
-typed RDF term through the executor's substitutions, never pasted into the text.
-`Catalogue.load` checks every file at start-up and names the file that is broken.
+PyYAML reads it and pydantic models check it: an unknown key, a value of the wrong type or
+a missing title is an error naming the file and the key. Every parameter is declared
+(never guessed from variable names) and bound as a typed RDF term through the executor's
+substitutions, never pasted into the text. `Catalogue.load` checks every file at start-up.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Annotated, Any
+from typing import Literal as OneOf
 
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pyoxigraph import Literal, NamedNode, QuerySolutions, Store, Variable
 
 from citytools.errors import InputError, NotFound, ParameterError
-from citytools.service.catalogue.params import ParamType, Resolver, Value
+from citytools.service.catalogue.params import ParamType, Resolver, TypeName, Value
 from citytools.service.engine.execution import QueryRequest
 from citytools.service.sparql.text import check_parameter_use
 from citytools.service.store.interface import Term
 
 RESERVED = frozenset({"format"})  # request options, not query parameters
-CHART_KINDS = ("bar", "stacked")
-_HEADER = re.compile(r"#\+\s*([a-z_]+)\s*:\s*(.*)")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
-_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: ParamType
-    description: str
+def _lexical(value: object) -> object:
+    """A YAML scalar as the text a URL would carry it in: 15, 0.5, false, 2000-01-01."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if isinstance(value, int | float) else value
+
+
+Lexical = Annotated[str, BeforeValidator(_lexical)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Header(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Parameter(_Header):
+    """One entry of `parameters:`; its name is its key there."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    type_name: TypeName = Field(alias="type")
+    choices: tuple[str, ...] = ()  # an enum's words, and only an enum's
+    description: Text
     required: bool = False
-    default: str | None = None
-    minimum: str | None = None
-    maximum: str | None = None
+    default: Lexical | None = None
+    minimum: Lexical | None = Field(default=None, alias="min")
+    maximum: Lexical | None = Field(default=None, alias="max")
+
+    @property
+    def type(self) -> ParamType:
+        return ParamType(self.type_name, self.choices)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED:
+            raise ValueError(f"'{name}' cannot name a parameter")
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameter:
+        kind = self.type
+        if (kind.name == "enum") != bool(self.choices):
+            raise ValueError("an enum lists its words in 'choices', and only an enum does")
+        if self.default is not None and (self.required or kind.is_entity):
+            raise ValueError("a required or entity parameter cannot have a default")
+        if (self.minimum is not None or self.maximum is not None) and not kind.ordered:
+            raise ValueError("min and max apply to integers, decimals and dates only")
+        for given in (self.minimum, self.maximum, self.default):
+            if given is not None:
+                kind.scalar(self.name, given)  # ParameterError: of the wrong type
+        if self.default is not None:
+            _check_range(self, kind.scalar(self.name, self.default))
+        return self
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -60,15 +123,39 @@ class Parameter:
         }
 
 
-@dataclass(frozen=True)
-class Chart:
-    kind: str  # "bar": one bar per row; "stacked": rows as shares of one 100% bar
-    labels: tuple[str, ...]  # columns whose values, joined, label each row ("a+b")
-    value: str  # column with each row's number
+class Chart(_Header):
+    kind: OneOf["bar", "stacked"]  # one bar per row; rows as shares of one 100% bar
+    label: str | tuple[str, ...]  # the column(s) whose values, joined, label each row
+    value: str  # the column with each row's number
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.label,) if isinstance(self.label, str) else self.label
 
     def as_json(self) -> dict[str, str]:
-        """As the header spells it: `label` joins several columns with '+'."""
+        """`label` joins several columns with '+'."""
         return {"kind": self.kind, "label": "+".join(self.labels), "value": self.value}
+
+
+class Header(_Header):
+    title: Text
+    description: Text
+    parameters: dict[str, Parameter] = {}
+    chart: Chart | None = None
+    tags: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        """Each parameter's key is its name."""
+        given = data.get("parameters") if isinstance(data, dict) else None
+        if not isinstance(given, dict):
+            return data
+        for name, spec in given.items():
+            if isinstance(spec, dict) and "name" in spec:
+                raise ValueError(f"parameter '{name}' is named by its key, not by 'name:'")
+        named = {n: {**s, "name": n} if isinstance(s, dict) else s for n, s in given.items()}
+        return {**data, "parameters": named}
 
 
 @dataclass(frozen=True)
@@ -80,7 +167,7 @@ class SavedQuery:
     parameters: tuple[Parameter, ...] = ()
     chart: Chart | None = None
     tags: tuple[str, ...] = ()
-    columns: tuple[str, ...] = field(default=())
+    columns: tuple[str, ...] = ()
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -180,101 +267,73 @@ def _parse(file_name: str, text: str) -> SavedQuery:
     name = file_name.removesuffix(".rq")
     if not _NAME.fullmatch(name):
         raise ValueError("the file name must be lower-case letters, digits and '-', ending .rq")
-    fields: dict[str, str] = {}
-    parameters: list[Parameter] = []
-    chart = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped.startswith("#+"):
-            if stripped and not stripped.startswith("#"):
-                break  # the header ends at the first line of SPARQL
-            continue
-        match = _HEADER.fullmatch(stripped)
-        if match is None:
-            raise ValueError(f"line {number}: a header line reads '#+ key: value'")
-        key, value = match.group(1), match.group(2).strip()
-        if key == "param":
-            parameters.append(_parameter(number, value))
-        elif key == "chart":
-            chart = _chart(number, value)
-        elif key in ("title", "description", "tags"):
-            # A repeated description continues the previous one.
-            fields[key] = (
-                f"{fields[key]} {value}" if key == "description" and key in fields else value
-            )
-        else:
-            raise ValueError(f"line {number}: unknown header key '{key}'")
-    for key in ("title", "description"):
-        if not fields.get(key):
-            raise ValueError(f"the header has no '#+ {key}:'")
-    names = [p.name for p in parameters]
-    if len(set(names)) != len(names):
-        raise ValueError("a parameter is declared twice")
+    header = _read_header(text)
+    parameters = tuple(header.parameters.values())
     columns = _dry_run(text, parameters)
-    check_parameter_use(text, names)
-    if chart is not None:
-        for column in (*chart.labels, chart.value):
+    check_parameter_use(text, [p.name for p in parameters])
+    if header.chart is not None:
+        for column in (*header.chart.labels, header.chart.value):
             if column not in columns:
                 raise ValueError(f"the chart's column '{column}' is not in the SELECT")
-    tags = tuple(t.strip() for t in fields.get("tags", "").split(",") if t.strip())
     return SavedQuery(
-        name, fields["title"], fields["description"], text, tuple(parameters), chart, tags, columns
-    )
-
-
-def _parameter(number: int, value: str) -> Parameter:
-    """`name | type | required|optional|default V | [min V |] [max V |] description`."""
-    parts = [p.strip() for p in value.split("|")]
-    where = f"line {number}"
-    if len(parts) < 4:
-        raise ValueError(f"{where}: a parameter reads 'name | type | required | description'")
-    name, type_text, *options, description = parts
-    if not _VARIABLE.fullmatch(name) or name in RESERVED:
-        raise ValueError(f"{where}: '{name}' cannot name a parameter")
-    kind = ParamType.parse(type_text)
-    settings: dict[str, str] = {}
-    for option in options:
-        word, _, argument = option.partition(" ")
-        if word not in ("required", "optional", "default", "min", "max") or word in settings:
-            raise ValueError(f"{where}: unexpected '{option}' in parameter '{name}'")
-        if (word in ("required", "optional")) == bool(argument.strip()):
-            raise ValueError(f"{where}: '{option}' is not 'required', 'optional' or '{word} V'")
-        settings[word] = argument.strip()
-    presence = [w for w in ("required", "optional", "default") if w in settings]
-    if len(presence) != 1:
-        raise ValueError(f"{where}: say exactly one of required, optional or default V")
-    if ("min" in settings or "max" in settings) and not kind.ordered:
-        raise ValueError(f"{where}: min and max apply to integers, decimals and dates only")
-    if "default" in settings and kind.is_entity:
-        raise ValueError(f"{where}: an entity parameter cannot have a default")
-    if not description:
-        raise ValueError(f"{where}: parameter '{name}' has no description")
-    parameter = Parameter(
         name,
-        kind,
-        description,
-        required="required" in settings,
-        default=settings.get("default"),
-        minimum=settings.get("min"),
-        maximum=settings.get("max"),
+        header.title,
+        header.description,
+        text,
+        parameters,
+        header.chart,
+        header.tags,
+        columns,
     )
-    for bound in (parameter.minimum, parameter.maximum, parameter.default):
-        if bound is not None:
-            kind.scalar(name, bound)  # a bound or default of the wrong type fails here
-    if parameter.default is not None:
-        _check_range(parameter, kind.scalar(name, parameter.default))
-    return parameter
 
 
-def _chart(number: int, value: str) -> Chart:
-    """`bar | label=COLUMN[+COLUMN…] | value=COLUMN`."""
-    kind, *options = (p.strip() for p in value.split("|"))
-    settings = dict(o.partition("=")[::2] for o in options)
-    if kind not in CHART_KINDS or set(settings) != {"label", "value"}:
-        kinds = " or ".join(CHART_KINDS)
-        raise ValueError(f"line {number}: a chart reads '{kinds} | label=COLUMN | value=COLUMN'")
-    labels = tuple(c.strip() for c in settings["label"].split("+"))
-    return Chart(kind, labels, settings["value"].strip())
+def _read_header(text: str) -> Header:
+    """The `#+` lines of the leading comments, `#+` taken off, as YAML."""
+    lines, numbers = [], []  # the YAML, and each of its lines' number in the file
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break  # the header ends at the first line of SPARQL
+        if stripped.startswith("#+"):
+            lines.append(stripped[2:].removeprefix(" "))
+            numbers.append(number)
+    try:
+        data = yaml.load("\n".join(lines), Loader=_UniqueKeys)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {numbers[min(mark.line, len(numbers) - 1)]}: " if mark and numbers else ""
+        raise ValueError(f"{where}the `#+` header is not valid YAML: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise ValueError("the `#+` header must be YAML keys: title, description, …")
+    try:
+        return Header.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_problem(e) for e in exc.errors(include_url=False))) from None
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as `header key 'parameters.top.defualt': unknown key`."""
+    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    message = message.removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    return f"header key '{'.'.join(str(part) for part in error['loc'])}': {message}"
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping: PyYAML keeps the
+    last one silently (yaml/pyyaml#165), and a second `description:` would drop the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _SAMPLES = {
@@ -286,7 +345,7 @@ _SAMPLES = {
 }
 
 
-def _dry_run(text: str, parameters: list[Parameter]) -> tuple[str, ...]:
+def _dry_run(text: str, parameters: tuple[Parameter, ...]) -> tuple[str, ...]:
     """Run the query on an empty store with every parameter bound: it must parse, be a
     SELECT, and project every parameter (pyoxigraph binds only projected variables)."""
     substitutions: dict[Variable, Term] = {}
