@@ -1,6 +1,9 @@
 """HTTP caching of read answers: validators (ETag, Last-Modified) and a small LRU of bodies.
 
 Both are keyed by the store version (`versions.py`), so any write invalidates them. The
+bodies are a `cachetools.LRUCache` sized in bytes; this module adds what it does not
+know: the version that empties it, a bound on the number of entries as well, and answers
+too big to be worth keeping. The
 ETag also carries a random epoch drawn at start-up (shared by the processes of one
 service): store versions restart at 0 when the service restarts, and an ETag must never
 match data it did not describe.
@@ -10,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
+from cachetools import LRUCache
 from starlette.responses import Response
 
 from citytools.service.store.versions import Versions
@@ -46,18 +49,18 @@ class ResponseCache:
     max_bytes: int = 64 * 1024 * 1024
     max_entry_bytes: int = 8 * 1024 * 1024
     epoch: str = field(default_factory=lambda: secrets.token_hex(4))
-    _entries: OrderedDict[CacheKey, CachedAnswer] = field(default_factory=OrderedDict)
-    _bytes: int = 0
+    _entries: LRUCache[CacheKey, CachedAnswer] = field(init=False)
     _seen_version: int | None = None
     _modified_text: str = ""
-    hits: int = 0
+
+    def __post_init__(self) -> None:
+        self._entries = LRUCache(maxsize=self.max_bytes, getsizeof=_size)
 
     def _sync(self) -> int:
         """The store version; a change clears the cache and moves Last-Modified."""
         current, changed = self.versions.current()
         if current != self._seen_version:
             self._entries.clear()
-            self._bytes = 0
             self._seen_version = current
             self._modified_text = format_datetime(_utc(changed), usegmt=True)
         return current
@@ -75,31 +78,25 @@ class ResponseCache:
     def get(self, version: int, key: CacheKey) -> CachedAnswer | None:
         if self._sync() != version:
             return None
-        answer = self._entries.get(key)
-        if answer is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-        return answer
+        return self._entries.get(key)
 
     def put(self, version: int, key: CacheKey, answer: CachedAnswer) -> bool:
         """Keep `answer` if the store is still at `version`; False when it moved meanwhile."""
         if self._sync() != version:
             return False
-        size = len(answer.body)
-        if size > self.max_entry_bytes:
-            return True
-        previous = self._entries.pop(key, None)
-        if previous is not None:
-            self._bytes -= len(previous.body)
-        self._entries[key] = answer
-        self._bytes += size
-        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            _, dropped = self._entries.popitem(last=False)
-            self._bytes -= len(dropped.body)
+        if _size(answer) > min(self.max_entry_bytes, self.max_bytes):
+            return True  # not kept, and nothing evicted for it
+        self._entries[key] = answer  # evicts the least recently used beyond max_bytes
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem()
         return True
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _size(answer: CachedAnswer) -> int:
+    return len(answer.body)
 
 
 def _utc(timestamp: float) -> datetime:
