@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import anyio
 from fastapi import APIRouter, Request
 from pyoxigraph import QueryBoolean
-from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from citytools import vocab as v
@@ -38,8 +37,8 @@ from citytools.service.store.interface import GraphStore
 
 SPARQL_QUERY = "application/sparql-query; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
-HTML = "html"
-FORMAT_NAMES = [*(o.name for o in conneg.SOLUTIONS), HTML]
+HTML = conneg.Offer("html", "text/html", "", ("application/xhtml+xml",))  # the page
+FORMAT_NAMES = [o.name for o in (*conneg.SOLUTIONS, HTML)]
 ILLUSTRATIVE = f"ASK {{ ?graph {v.ILLUSTRATIVE} true }}"
 ANSWER_TYPES = {o.media_type: {"schema": {"type": "string"}} for o in conneg.SOLUTIONS}
 
@@ -54,12 +53,12 @@ def queries_router(catalogue: Catalogue) -> APIRouter:
     @router.get(
         "/queries",
         summary="The saved-query catalogue",
-        openapi_extra={"parameters": [_format_parameter(["json", HTML])]},
+        openapi_extra={"parameters": [_format_parameter(["json", HTML.name])]},
     )
     async def list_queries(request: Request) -> Response:
         """Every saved query with its parameters, as JSON or an HTML page."""
         root = request.scope.get("root_path", "")
-        if _wants(request, url_params(request), ("json",)) == HTML:
+        if _wants(request, url_params(request), (conneg.JSON,)) is HTML:
             body = pages.render("queries.html", queries=list(catalogue), root=root)
             return Response(body, media_type=HTML_TYPE)
         listing = [
@@ -105,20 +104,19 @@ def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -
     async def run_saved_query(request: Request) -> Response:
         ctx = context_of(request)
         params = url_params(request)
-        wanted = _wants(request, params, tuple(o.name for o in conneg.SOLUTIONS))
+        wanted = _wants(request, params, conneg.SOLUTIONS)
         raw = _raw_parameters(params)
         resolver = StoreResolver(ctx.store)
         try:
             base = await anyio.to_thread.run_sync(catalogue.request, query.name, raw, resolver)
         except ParameterError as exc:
-            if wanted != HTML:
+            if wanted is not HTML:
                 raise
             # A first visit without parameters gets the form, not an error.
             error, status = (None, 200) if not raw else (str(exc), 422)
             body = await _page(request, ctx, pages, query, raw, error=error)
             return Response(body, status, media_type=HTML_TYPE)
-        offer = conneg.JSON if wanted == HTML else conneg.by_name(wanted, conneg.SOLUTIONS)
-        assert offer is not None
+        offer = conneg.JSON if wanted is HTML else wanted
         request_data = replace(
             base, solutions_format=offer.media_type, max_results=ctx.settings.max_results
         )
@@ -126,12 +124,12 @@ def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -
             "queries",
             query.name,
             json.dumps(request_data.substitutions, sort_keys=True),
-            wanted,
+            wanted.name,
         )
         version, validators, unchanged = ctx.revalidate(request, key)
         if unchanged is not None:
             return unchanged
-        if wanted == HTML:
+        if wanted is HTML:
             answer, fresh = await ctx.answer(version, (*key, "json"), request_data)
             body = await _page(request, ctx, pages, query, raw, answer=answer)
             headers = validator_headers(validators) if fresh else {}
@@ -144,27 +142,14 @@ def _runner(catalogue: Catalogue, query: SavedQuery, pages: query_pages.Pages) -
     return run_saved_query
 
 
-def _wants(request: Request, params: Params, offered: tuple[str, ...]) -> str:
-    """The format name: `format=` wins over `Accept`; browsers get HTML."""
+def _wants(request: Request, params: Params, offers: tuple[conneg.Offer, ...]) -> conneg.Offer:
+    """The format: `format=` wins over `Accept`; browsers get the HTML page."""
     name = single(params, "format")
-    if name is not None:
-        wanted = name.strip().lower()
-        if wanted == HTML or wanted in ("text/html", "application/xhtml+xml"):
-            return HTML
-        offer = conneg.by_name(wanted, conneg.SOLUTIONS)
-        if offer is None or offer.name not in offered:
-            known = ", ".join((*offered, HTML))
-            raise ParameterError("format", f"unknown format {name!r}; use one of {known}")
-        return offer.name
-    ranges = conneg.parse_accept(request.headers.get("accept"))
-    if conneg.prefers_html(ranges):
+    accept = request.headers.get("accept")
+    if name is None and conneg.prefers_html(conneg.parse_accept(accept)):
         return HTML
-    offers = [o for o in conneg.SOLUTIONS if o.name in offered]
-    chosen = conneg.negotiate(ranges, offers)
-    if chosen is None:
-        types = ", ".join([*(o.media_type for o in offers), "text/html"])
-        raise HTTPException(406, f"none of the accepted media types is offered: {types}")
-    return chosen.name
+    names = [name] if name is not None else []
+    return conneg.choose_one(accept, names, (*offers, HTML), "the saved query's answer")
 
 
 def _raw_parameters(params: Params) -> dict[str, str]:

@@ -22,13 +22,11 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Sequence
 from functools import partial
 
 import anyio
 from fastapi import APIRouter, Request
 from pyoxigraph import DefaultGraph, NamedNode, serialize
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from citytools.errors import InputError, NotFound, ParameterError
@@ -98,20 +96,10 @@ async def store_get(request: Request, ctx: Context) -> Response:
     return Response(cached.body, headers=headers, media_type=cached.media_type)
 
 
-def _negotiate(request: Request, offers: Sequence[conneg.Offer]) -> conneg.Offer:
+def _negotiate(request: Request, offers: tuple[conneg.Offer, ...]) -> conneg.Offer:
     name = request.query_params.get("format")
-    if name:
-        chosen = conneg.by_name(name, offers)
-        if chosen is None:
-            raise ParameterError(
-                "format", f"unknown format {name!r}; use one of {conneg.format_names(offers)}"
-            )
-        return chosen
-    chosen = conneg.negotiate(conneg.parse_accept(request.headers.get("accept")), offers)
-    if chosen is None:
-        offered = ", ".join(o.media_type for o in offers)
-        raise HTTPException(406, f"none of the accepted media types is offered: {offered}")
-    return chosen
+    accept = request.headers.get("accept")
+    return conneg.choose_one(accept, [name] if name else [], offers, "the graph store")
 
 
 def _serialise(store: GraphStore, target: Target, offer: conneg.Offer) -> bytes:
