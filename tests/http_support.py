@@ -15,7 +15,7 @@ from typing import Any
 from starlette.exceptions import StarletteDeprecationWarning
 
 from citytools.service.http.app import create_app
-from citytools.service.http.protocol import http_server
+from citytools.service.http.server import http_server
 from citytools.settings import Settings
 
 with warnings.catch_warnings():

@@ -1,10 +1,14 @@
-"""Real clients against a real server: SPARQLWrapper and rdflib's SPARQLStore over uvicorn."""
+"""Real clients against a real server: SPARQLWrapper and rdflib's SPARQLStore over uvicorn,
+and requests written by hand on one connection (pipelined, HTTP/1.0, `Connection: close`)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import socket
 from collections.abc import Iterator
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -19,6 +23,7 @@ G1 = EX + "graph/protocol-one"
 G2 = EX + "graph/protocol-two"
 LABELS = f"SELECT ?label WHERE {{ ?v a <{CT}Vendor> ; <{RDFS_LABEL}> ?label }} ORDER BY ?label"
 VENDORS = ["Acme", "Globex", "Initech"]
+JSON_TYPE = "application/sparql-results+json"
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +126,85 @@ def test_head_and_conditional_get_over_the_wire(base_url: str) -> None:
         )
         assert cached.status_code == 304
         assert cached.content == b""
+
+
+# --- one connection, by hand --------------------------------------------------------------
+
+ACME = f"SELECT ?label WHERE {{ <{EX}vendor/acme> <{RDFS_LABEL}> ?label }}"
+
+
+def raw_request(method: str, query: str, *, version: str = "1.1", close: bool = False) -> bytes:
+    """`query` by GET, or by form POST, as bytes on the wire."""
+    target, body = "/sparql", b""
+    if method == "GET":
+        target += "?query=" + quote(query, safe="")
+    else:
+        body = urlencode({"query": query}).encode()
+    lines = [f"{method} {target} HTTP/{version}", "Host: 127.0.0.1", f"Accept: {JSON_TYPE}"]
+    if method == "POST":
+        lines += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def read_responses(connection: socket.socket, count: int) -> list[tuple[int, bytes]]:
+    """`count` responses (status, body) read off `connection` by their Content-Length."""
+    buffer, responses = b"", []
+    while len(responses) < count:
+        head_end = buffer.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = buffer[:head_end].decode("latin-1")
+            found = re.search(r"(?im)^content-length: *(\d+)", head)
+            length = int(found.group(1)) if found else 0
+            if len(buffer) >= head_end + 4 + length:
+                responses.append(
+                    (int(head.split()[1]), buffer[head_end + 4 : head_end + 4 + length])
+                )
+                buffer = buffer[head_end + 4 + length :]
+                continue
+        chunk = connection.recv(65536)
+        assert chunk, f"the connection closed after {len(responses)} of {count} answers"
+        buffer += chunk
+    return responses
+
+
+def connect(base_url: str, data: bytes) -> socket.socket:
+    port = httpx.URL(base_url).port
+    assert port is not None
+    connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+    connection.sendall(data)
+    return connection
+
+
+def test_pipelined_requests_are_answered_in_order(base_url: str) -> None:
+    """Answers ready at once (the lane, the cache), a worker's and errors, GETs and POSTs
+    in one packet: each answered in turn on the same connection."""
+    requests = [
+        raw_request("GET", ACME + " # pipelined"),
+        raw_request("POST", LABELS),
+        raw_request("GET", "SELECT * WHERE { ?s ?p }"),
+        raw_request("GET", ACME + " # pipelined"),
+        raw_request("POST", ACME + " # posted"),
+    ]
+    with connect(base_url, b"".join(requests)) as connection:
+        responses = read_responses(connection, len(requests))
+    assert [status for status, _ in responses] == [200, 200, 400, 200, 200]
+    assert b"Acme" in responses[0][1]
+    assert all(name.encode() in responses[1][1] for name in VENDORS)
+    assert b"malformed-input" in responses[2][1]
+    assert responses[3][1] == responses[0][1]
+    assert b"Acme" in responses[4][1]
+
+
+@pytest.mark.parametrize(("version", "close"), [("1.0", False), ("1.1", True)])
+def test_http_1_0_and_connection_close_are_answered_and_closed(
+    base_url: str, version: str, close: bool
+) -> None:
+    for method in ("GET", "POST"):
+        data = raw_request(method, ACME + f" # {version} {close}", version=version, close=close)
+        with connect(base_url, data) as connection:
+            [(status, body)] = read_responses(connection, 1)
+            assert status == 200
+            assert b"Acme" in body
+            assert connection.recv(1) == b""  # closed by the server

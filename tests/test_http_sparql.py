@@ -1,10 +1,12 @@
-"""`/sparql`: the SPARQL 1.1 Protocol, every result format read back, conneg, caching, SD."""
+"""`/sparql`: the SPARQL 1.1 Protocol, every result format read back, conneg, caching, SD;
+one way in for GET and POST (the inline lane, the request metrics, the app's middleware)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -54,9 +56,13 @@ VENDOR_TRIPLES = {
 }
 
 
+ORIGIN = "https://elsewhere.example"
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with started(settings_for(tmp_path_factory.mktemp("sparql"))) as client:
+    settings = settings_for(tmp_path_factory.mktemp("sparql"), cors_origins=ORIGIN)
+    with started(settings) as client:
         put_graph(client, G1, VENDORS_TTL)
         put_graph(client, G2, MORE_TTL)
         yield client
@@ -415,3 +421,108 @@ def test_no_answer_read_before_a_write_is_kept_as_the_answer_after_it(
                 for reader in readers:
                     reader.join()
             assert [row["l"] for row in select(client, lookup)] == [label]
+
+
+# --- one way in: GET and both POSTs take the same path, inside the app's middleware -------
+
+
+def lookup(note: str) -> str:
+    """A query the inline lane takes (a constant subject); `note` makes each text new."""
+    return f"SELECT ?label WHERE {{ <{EX}vendor/acme> <{RDFS_LABEL}> ?label }} # {note}"
+
+
+def answered_inline(client: TestClient) -> int:
+    lane = client.get("/health").json()["executor"]["inline"]
+    assert lane["open"], "the inline lane is not open"
+    answered: int = lane["answered"]
+    return answered
+
+
+def open_lane(client: TestClient) -> None:
+    deadline = time.monotonic() + 60
+    while not client.get("/health").json()["executor"]["inline"]["open"]:
+        assert time.monotonic() < deadline, "the inline lane did not open"
+        client.get("/sparql", params={"query": lookup("opening")})
+        time.sleep(0.1)
+
+
+def ask(client: TestClient, how: str, query: str) -> bytes:
+    if how == "GET":
+        response = client.get("/sparql", params={"query": query})
+    elif how == "form POST":
+        response = client.post("/sparql", data={"query": query})
+    else:
+        headers = {"Content-Type": "application/sparql-query"}
+        response = client.post("/sparql", content=query.encode(), headers=headers)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+@pytest.mark.parametrize("how", ["GET", "form POST", "direct POST"])
+def test_a_lookup_is_answered_by_the_inline_lane_however_it_is_sent(
+    client: TestClient, how: str
+) -> None:
+    open_lane(client)
+    before = answered_inline(client)
+    body = ask(client, how, lookup(how))
+    assert labels_of_json(body) == ["Acme"]
+    assert answered_inline(client) == before + 1
+    assert ask(client, how, lookup(how)) == body  # now from the cache
+    assert answered_inline(client) == before + 1
+
+
+def requests_counted(client: TestClient) -> dict[tuple[str, str], float]:
+    """citytools_http_requests_total of route /sparql by (method, status)."""
+    pattern = re.compile(
+        r'citytools_http_requests_total\{method="(\w+)",route="/sparql",status="(\d+)"\} (\S+)'
+    )
+    return {(m, s): float(n) for m, s, n in pattern.findall(client.get("/metrics").text)}
+
+
+def test_every_sparql_request_is_counted_once_by_the_observer(client: TestClient) -> None:
+    first = client.get("/sparql", params={"query": lookup("counted")})
+    before = requests_counted(client)
+    answers = [
+        client.get("/sparql", params={"query": lookup("counted")}),  # cached
+        client.get(
+            "/sparql",
+            params={"query": lookup("counted")},
+            headers={"If-None-Match": first.headers["etag"]},
+        ),
+        client.post("/sparql", data={"query": lookup("counted, posted")}),
+        client.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p }"}),
+        client.get("/sparql", params={"query": lookup("counted")}, headers={"Accept": "image/png"}),
+    ]
+    assert [a.status_code for a in answers] == [200, 304, 200, 400, 406]
+    after = requests_counted(client)
+    changed = {key: after[key] - before.get(key, 0.0) for key in after}
+    assert {key: n for key, n in changed.items() if n} == {
+        ("GET", "200"): 1,
+        ("GET", "304"): 1,
+        ("POST", "200"): 1,
+        ("GET", "400"): 1,
+        ("GET", "406"): 1,
+    }
+
+
+@pytest.mark.parametrize("how", ["GET", "form POST"])
+def test_the_app_middleware_sees_every_sparql_answer(client: TestClient, how: str) -> None:
+    """CORS headers on lookups answered by the lane, from the cache and as 304s alike."""
+    query = lookup(f"cors {how}")
+    headers = {"Origin": ORIGIN}
+    if how == "GET":
+        fresh = client.get("/sparql", params={"query": query}, headers=headers)
+        cached = client.get("/sparql", params={"query": query}, headers=headers)
+        revalidated = client.get(
+            "/sparql",
+            params={"query": query},
+            headers={**headers, "If-None-Match": fresh.headers["etag"]},
+        )
+        assert revalidated.status_code == 304
+    else:
+        fresh = client.post("/sparql", data={"query": query}, headers=headers)
+        cached = client.post("/sparql", data={"query": query}, headers=headers)
+        revalidated = cached
+    for response in (fresh, cached, revalidated):
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert fresh.content == cached.content

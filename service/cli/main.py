@@ -241,7 +241,7 @@ def serve(
 ) -> None:
     """Run the HTTP service (SPARQL endpoint, saved queries, pages) until stopped."""
     from citytools.service.http.app import create_app
-    from citytools.service.http.protocol import http_server
+    from citytools.service.http.server import http_server
 
     settings = settings_with(store, endpoint)
     location = bootstrap.StoreLocation.for_settings(settings, memory=memory)

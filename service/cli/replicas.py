@@ -15,7 +15,7 @@ from multiprocessing.process import BaseProcess
 
 from citytools.service.http.app import create_app
 from citytools.service.http.middleware import configure_logging
-from citytools.service.http.protocol import http_server
+from citytools.service.http.server import http_server
 from citytools.service.runtime.cluster import Cluster, Replica
 from citytools.settings import Settings
 

@@ -6,9 +6,9 @@ on shutdown closes what it opened. Routes reach all of it through
 `http_deps.Context`.
 
 Middleware, outermost first: on a replica, write forwarding to the primary
-(`http_forward.py`); request observer (JSON log line + metrics) → CORS
-(only when `CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes; `GET /sparql`
-is answered in front of all of it (`http_front.py`).
+(`forward.py`); request observer (JSON log line + metrics) → CORS (only when
+`CITYTOOLS_CORS_ORIGINS` is set) → body-size limit → routes, `/sparql` first. Every
+request takes this one way, reads by SPARQL included.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from citytools.service.http import errors
 from citytools.service.http.cache import ResponseCache
 from citytools.service.http.deps import AppContext
 from citytools.service.http.forward import ForwardWrites
-from citytools.service.http.front import FrontedApp
 from citytools.service.http.metrics import Metrics
 from citytools.service.http.middleware import BodyLimit, Observer
 from citytools.service.http.routes import ops as ops_routes
@@ -118,8 +117,7 @@ def create_app(
                 await backend_executor.close()
                 backend_store.close()
 
-    app = FrontedApp(
-        metrics=metrics,
+    app = FastAPI(
         title="City Tools Graph",
         version=__version__,
         description=DESCRIPTION,

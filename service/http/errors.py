@@ -176,8 +176,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def render(request: Request, exc: Exception) -> Response:
-    """The answer the installed handlers give for `exc`, for a route answered in front of
-    FastAPI's routing (`http_front.py`)."""
+    """The answer the installed handlers give for `exc`, for middleware that runs outside
+    them (`forward.py`: the primary cannot be reached)."""
     if isinstance(exc, CityToolsError):
         return await _on_citytools_error(request, exc)
     if isinstance(exc, HTTPException):

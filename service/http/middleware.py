@@ -1,6 +1,7 @@
 """Pure-ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path).
 
-* `Observer`: one JSON log line and the request metrics per request, by route template.
+* `Observer`: the request metrics (and a JSON log line, when asked) of every request, by
+  route template: the one place requests are counted.
 * `BodyLimit`: refuses a body over the limit — at once on `Content-Length`, and
   while streaming by counting bytes (chunked uploads have no length).
 """
@@ -50,23 +51,19 @@ class Observer:
         try:
             await self.app(scope, receive, observed_send)
         finally:
+            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            record(self.metrics, scope, route, status, time.perf_counter() - started)
-
-
-def record(metrics: Metrics, scope: Scope, route: str, status: int, elapsed: float) -> None:
-    """The request's metrics, and its JSON log line when INFO is on."""
-    method = str(scope["method"])
-    metrics.observe_request(method, route, status, elapsed)
-    if log.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
-        line = {
-            "method": method,
-            "route": route,
-            "path": scope.get("path", ""),
-            "status": status,
-            "ms": round(elapsed * 1000, 2),
-        }
-        log.info(json.dumps(line))
+            method = str(scope["method"])
+            self.metrics.observe_request(method, route, status, elapsed)
+            if log.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
+                line = {
+                    "method": method,
+                    "route": route,
+                    "path": scope.get("path", ""),
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                }
+                log.info(json.dumps(line))
 
 
 class BodyLimit:

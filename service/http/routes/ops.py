@@ -14,7 +14,6 @@ from starlette.responses import Response
 from citytools.report import ValidationReport
 from citytools.service.http.deps import AppContext, Context
 from citytools.service.http.errors import report_response
-from citytools.service.http.front import FrontedApp
 from citytools.service.http.sources import read_sources
 from citytools.service.runtime.cluster import Primary, Replica
 from citytools.service.writes.ingest import Ingestor, Source
@@ -30,7 +29,7 @@ class ReportsHealth(Protocol):
 
 
 @router.get("/health")
-async def health(request: Request, ctx: Context) -> Response:
+async def health(ctx: Context) -> Response:
     """Liveness and readiness: 200 when the store answers and the query workers are up."""
     problems = []
     try:
@@ -45,7 +44,7 @@ async def health(request: Request, ctx: Context) -> Response:
         "status": "unavailable" if problems else "ok",
         "store": {"open": quads is not None, "quads": quads, "version": ctx.store.version},
         "executor": workers,
-        "process": _process(ctx, request.app),
+        "process": _process(ctx),
         "problems": problems,
     }
     return Response(
@@ -56,13 +55,11 @@ async def health(request: Request, ctx: Context) -> Response:
     )
 
 
-def _process(ctx: AppContext, app: object) -> dict[str, object]:
-    """Which process of the service answered, how many lookups its HTTP protocol answered
-    by itself (`uvicorn_protocol.py`), and (on the primary) how its replicas are."""
+def _process(ctx: AppContext) -> dict[str, object]:
+    """Which process of the service answered, and (on the primary) how its replicas are."""
     document: dict[str, object] = {
         "role": "replica" if isinstance(ctx.role, Replica) else "single",
         "pid": os.getpid(),
-        "answered_in_protocol": app.answered_in_protocol if isinstance(app, FrontedApp) else 0,
     }
     if isinstance(ctx.role, Primary):
         document.update(role="primary", replicas=ctx.role.replicas.health())

@@ -1,19 +1,28 @@
 """`GET/POST /sparql`: the SPARQL 1.1 Protocol query endpoint and its Service Description.
 
-This is the hot path: parameters are read by hand from the query string or body,
-answers are cached by (store version, normalised request), and the only
-dependency is the app context. Relative IRIs in a query resolve against the service's
-base IRI, `CITYTOOLS_BASE_IRI` (SPARQL 1.1 Protocol: a service-defined base), so
-`<authority/E09000012>` names the same resource as in the data.
+The one way in for a read by SPARQL: a GET, a form POST and an `application/sparql-query`
+POST each read their parameters, then take the same path (`_answer`): a 304 when the
+client's copy is current, else `AppContext.answer` decides once whether the answer is
+ready now (the cache, the inline lane) or is worth a worker. Errors are raised to the
+handlers of `errors.py` and requests are counted by `middleware.Observer`, as on every
+route.
+
+This is the hot path, so its routes are `PlainRoute`s: parameters are read by hand from
+the query string or body, and the only dependency is the app context. Relative IRIs in a
+query resolve against the service's base IRI, `CITYTOOLS_BASE_IRI` (SPARQL 1.1
+Protocol: a service-defined base), so `<authority/E09000012>` names the same resource as
+in the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from pyoxigraph import BlankNode, Literal, NamedNode, QuerySolutions, Triple, serialize
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -41,7 +50,19 @@ from citytools.service.http.deps import AppContext, context_of
 from citytools.service.store.interface import GraphStore
 from citytools.settings import Settings
 
-router = APIRouter(tags=["SPARQL 1.1 Protocol"])
+
+class PlainRoute(APIRoute):
+    """A route whose endpoint takes the request and returns its response itself: FastAPI's
+    handler would first solve the endpoint's dependencies, and in doing so decode the
+    whole query string (a query in a URL is mostly percent escapes), which costs about
+    as much as answering a cached query. The route is documented by its `openapi_extra`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
+router = APIRouter(tags=["SPARQL 1.1 Protocol"], route_class=PlainRoute)
 
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -106,34 +127,16 @@ async def sparql_post(request: Request) -> Response:
 
 
 def negotiate(request: Request, params: Params) -> Formats:
-    """`format=` wins over Accept; SPARQLWrapper sends several `format` values: first known wins."""
-    names = [n for n in params.getlist("format") if n.strip()]
-    if names:
-        found = Formats(
-            next((o for n in names if (o := conneg.by_name(n, conneg.SOLUTIONS))), None),
-            next((o for n in names if (o := conneg.by_name(n, conneg.GRAPHS))), None),
-        )
-        if found.solutions is None and found.graphs is None:
-            known = conneg.format_names(conneg.SOLUTIONS, conneg.GRAPHS)
-            raise ParameterError("format", f"unknown format {names[0]!r}; use one of {known}")
-        return found
-    found = by_accept(request.headers.get("accept"))
-    if found.solutions is None and found.graphs is None:
-        raise _not_acceptable("a query answer", conneg.SOLUTIONS, conneg.GRAPHS)
-    return found
-
-
-@lru_cache(maxsize=256)  # clients send the same few Accept headers again and again
-def by_accept(accept: str | None) -> Formats:
-    ranges = conneg.parse_accept(accept)
+    """`format=` wins over Accept."""
     return Formats(
-        conneg.negotiate(ranges, conneg.SOLUTIONS), conneg.negotiate(ranges, conneg.GRAPHS)
+        *conneg.choose(
+            request.headers.get("accept"),
+            params.getlist("format"),
+            conneg.SOLUTIONS,
+            conneg.GRAPHS,
+            what="a query answer",
+        )
     )
-
-
-def _not_acceptable(what: str, *families: tuple[conneg.Offer, ...]) -> HTTPException:
-    offered = ", ".join(o.media_type for family in families for o in family)
-    return HTTPException(406, f"none of the accepted media types fits {what}; offered: {offered}")
 
 
 def _graph_iris(params: Params, name: str) -> tuple[str, ...]:
@@ -186,7 +189,7 @@ class Asked:
         solutions = cached.kind in ("select", "ask")
         if (self.formats.solutions if solutions else self.formats.graphs) is None:
             family = conneg.SOLUTIONS if solutions else conneg.GRAPHS
-            raise _not_acceptable(f"the answer of a {cached.kind.upper()} query", family)
+            raise conneg.not_acceptable(f"the answer of a {cached.kind.upper()} query", family)
         headers = dict(cached.headers)
         if validators is not None:
             headers.update(validator_headers(validators))
@@ -212,10 +215,9 @@ async def _answer(
 
 
 async def _service_description(request: Request, ctx: AppContext, params: Params) -> Response:
-    formats = negotiate(request, params)
-    offer = formats.graphs
+    offer = negotiate(request, params).graphs
     if offer is None:
-        raise _not_acceptable("the service description (RDF)", conneg.GRAPHS)
+        raise conneg.not_acceptable("the service description (RDF)", conneg.GRAPHS)
     endpoint = str(request.url.replace(query=None, fragment=None))
     key: CacheKey = ("service-description", endpoint, offer.name)
     version, validators, unchanged = ctx.revalidate(request, key)
