@@ -10,6 +10,29 @@ authorities of the shipped reference data. No two rows share (authority,
 service area, system): once an authority has every area/product pair,
 further rows go to numbered sub-areas ("Planning (team 2)"), so any row
 count stays valid.
+
+**UK-shaped data** (issue 13): `generate_uk_inventory(rows, seed, countries=1)` spreads
+`rows` over every current UK authority of `reference/uk_local_authorities.csv` (397,
+London's 33 among them; a county or unitary council lists more systems than a district,
+a combined authority few), drawn from the same Zipf market. The cell names an authority
+by its short name, or by its GSS code for one in ten and wherever the name would need CSV
+quoting; the inventory loader resolves every one of them, and describes each non-London
+authority with its region. `UK_ROWS` (34 per authority) gives ~240k inventory triples.
+`generate_uk_projects(n, seed)` names UK authorities.
+
+`countries=N` adds N-1 **fictional countries** of as many rows each (UK_ROWS and
+countries=4: ~1M triples). Their authorities carry GSS-shaped codes of the unassigned
+entity code 99, `E99{k}{nnnnn}` (k = country 1-9), and say that they are fictional in
+their labels and an `rdfs:comment`. The inventory loader refuses them (unknown
+authorities are violations: it resolves authorities only against the shipped UK list, and
+a region graph loaded before does not change that), so each country comes as **RDF**: one
+N-Triples graph holding its regions and all its `ct:LocalAuthority` resources (label,
+`ct:gssCode`, `ct:region`, `ct:authorityType`; no ONS `owl:sameAs`, as no ONS geography
+exists) and the deployments, contracts, systems, vendors and service areas of its rows,
+exactly as the inventory loader would emit them for those rows (the same IRIs, labels and
+typed literals; the loader's own `GraphBuilder` and `StandardMatcher` mint them). That
+graph validates and loads (`citytools load country-1.nt`). `Country.inventory_csv` keeps
+the same rows in the inventory format, the truth the tests recompute answers from.
 """
 
 from __future__ import annotations
@@ -29,6 +52,9 @@ from itertools import accumulate, combinations
 from operator import itemgetter
 from random import Random
 
+from pyoxigraph import Literal, NamedNode, RdfFormat, Triple, serialize
+
+from citytools import vocab as v
 from citytools.demo.catalogue import (
     DATA_FORMATS,
     PRODUCTS,
@@ -40,6 +66,11 @@ from citytools.demo.catalogue import (
     ServiceArea,
 )
 from citytools.loaders import inventory, projects
+from citytools.loaders.authorities import authority_resolver
+from citytools.loaders.base import Parsed
+from citytools.loaders.builder import GraphBuilder, coded
+from citytools.loaders.iris import Minter
+from citytools.loaders.standards import StandardMatcher
 from citytools.resources import reference_file
 
 # The generator writes exactly the columns the loaders read.
@@ -303,6 +334,213 @@ def generate_inventory(rows: int, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- UK-shaped data (issue 13) ---------------------------------------------------------------
+
+UK_ROWS = 13_498  # 34 rows (systems) for each of the 397 UK authorities: ~240k inventory triples
+# How many systems an authority lists, by its type in the UK list: a county or unitary
+# council runs more than a district, a combined or strategic authority only a few.
+_UK_TYPE_WEIGHTS = {
+    "CTY": 1.5,
+    "UA": 1.4,
+    "MD": 1.3,
+    "SCO": 1.3,
+    "LBO": 1.2,
+    "WPA": 1.2,
+    "NID": 1.0,
+    "NMD": 0.6,
+    "CC": 0.5,
+    "SRA": 0.5,
+    "COMB": 0.3,
+}
+_FICTIONAL_REGIONS = 9  # per fictional country
+FICTIONAL_NOTE = "Fictional: synthetic benchmark data from bench/generate.py, not a real place."
+_FICTIONAL_CODE_NOTE = " Its GSS-shaped code uses the entity code 99, which ONS does not assign."
+
+
+@dataclass(frozen=True)
+class UkAuthority:
+    gss: str
+    cell: str  # how an inventory row names it: the short name, or the code where it must
+    type_code: str  # "LBO", "NMD", ... (local_authority_type)
+    type_name: str  # "London borough", ...
+
+
+@dataclass(frozen=True)
+class FictionalAuthority:
+    gss: str  # E99{country}{nnnnn}
+    name: str
+    type_name: str
+    region: str  # the region's name: its IRI is {base}region/{slug of it}
+
+
+@dataclass(frozen=True)
+class Country:
+    """A fictional country's rows: as the inventory CSV would hold them (which the loader
+    refuses: unknown authorities) and as the N-Triples graph that loads."""
+
+    name: str
+    authorities: tuple[FictionalAuthority, ...]
+    inventory_csv: str
+    ntriples: str
+
+
+@dataclass(frozen=True)
+class UkInventory:
+    csv: str  # the UK inventory: loads with `citytools load`
+    countries: tuple[Country, ...]  # the fictional ones, countries - 1 of them
+
+
+@cache
+def uk_authorities() -> tuple[UkAuthority, ...]:
+    """Every current UK authority of the shipped list, in its order, with the inventory cell
+    that names it: its short name when the loader resolves that name to it and it needs no
+    CSV quoting, else its GSS code."""
+    resolver = authority_resolver()
+    found = []
+    with reference_file("uk_local_authorities.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            name, gss = r["nice_name"], r["gss_code"]
+            record = resolver.resolve(name)
+            plain = name == name.strip() and not _CSV_SPECIAL.search(name)
+            cell = name if plain and record is not None and record.gss == gss else gss
+            found.append(
+                UkAuthority(gss, cell, r["local_authority_type"], r["local_authority_type_name"])
+            )
+    return tuple(found)
+
+
+def fictional_authorities(country: int) -> tuple[FictionalAuthority, ...]:
+    """The authorities of fictional country `country` (1-9): as many as the UK has, of the
+    UK's types in the UK's order, in `_FICTIONAL_REGIONS` regions."""
+    if not 1 <= country <= 9:
+        raise ValueError(f"a fictional country is numbered 1 to 9, not {country}")
+    uk = uk_authorities()
+    return tuple(
+        FictionalAuthority(
+            gss=f"E99{country}{i + 1:05d}",
+            name=f"Fictional authority {country}-{i + 1:03d}",
+            type_name=a.type_name,
+            region=(f"Fictional country {country}, region {1 + i * _FICTIONAL_REGIONS // len(uk)}"),
+        )
+        for i, a in enumerate(uk)
+    )
+
+
+def _uk_weights(rng: Random) -> list[float]:
+    return [_UK_TYPE_WEIGHTS[a.type_code] * (0.7 + 0.6 * rng.random()) for a in uk_authorities()]
+
+
+def generate_uk_inventory(rows: int, seed: int, countries: int = 1) -> UkInventory:
+    """`rows` inventory rows over every UK authority, and `rows` more in each of the
+    `countries - 1` fictional countries (see the module's docstring)."""
+    if rows < 0:
+        raise ValueError(f"rows must be >= 0, not {rows}")
+    if not 1 <= countries <= 10:
+        raise ValueError(f"countries must be 1 to 10, not {countries}")
+    rng = Random(seed)
+    market = _market()
+    lines = [",".join(INVENTORY_COLUMNS)]
+    for a, count in zip(uk_authorities(), _allocate(rows, _uk_weights(rng)), strict=True):
+        cell = a.gss if rng.random() < 0.1 else a.cell
+        lines += _authority_rows(rng, market, cell, count)
+    return UkInventory(
+        "\n".join(lines) + "\n",
+        tuple(_country(rng, market, k, rows) for k in range(1, countries)),
+    )
+
+
+def _country(rng: Random, market: _Market, country: int, rows: int) -> Country:
+    authorities = fictional_authorities(country)
+    cells: list[list[str]] = []
+    for a, count in zip(authorities, _allocate(rows, _uk_weights(rng)), strict=True):
+        cells += (line.split(",") for line in _authority_rows(rng, market, a.gss, count))
+    text = "\n".join(",".join(c) for c in [list(INVENTORY_COLUMNS), *cells]) + "\n"
+    graph = serialize(_country_triples(authorities, cells), format=RdfFormat.N_TRIPLES)
+    assert graph is not None  # serialize returns the bytes when given no output
+    return Country(f"Fictional country {country}", authorities, text, graph.decode())
+
+
+def _country_triples(
+    authorities: Sequence[FictionalAuthority], rows: Sequence[Sequence[str]]
+) -> list[Triple]:
+    """What the inventory loader emits for `rows` (see loaders/inventory.py), had it known the
+    fictional authorities, plus the authorities and their regions."""
+    minter = Minter()
+    parsed = Parsed(inventory.KIND)
+    build, standards = GraphBuilder(minter, parsed), StandardMatcher(minter, parsed)
+    out = parsed.triples
+    comment, code_comment = Literal(FICTIONAL_NOTE), Literal(FICTIONAL_NOTE + _FICTIONAL_CODE_NOTE)
+    regions: dict[str, NamedNode] = {}
+    by_gss: dict[str, tuple[str, NamedNode]] = {}
+    for a in authorities:
+        region = regions.get(a.region)
+        if region is None:
+            region = regions[a.region] = minter.region(a.region)
+            out += [
+                Triple(region, v.RDF.type, v.REGION),
+                Triple(region, v.RDFS.label, Literal(a.region)),
+                Triple(region, v.RDFS.comment, comment),
+            ]
+        iri = minter.authority(a.gss)
+        by_gss[a.gss] = (a.name, iri)
+        out += [
+            Triple(iri, v.RDF.type, v.LOCAL_AUTHORITY),
+            Triple(iri, v.RDFS.label, Literal(a.name)),
+            Triple(iri, v.GSS_CODE, Literal(a.gss)),
+            Triple(iri, v.AUTHORITY_TYPE, Literal(a.type_name)),
+            Triple(iri, v.REGION_PROP, region),
+            Triple(iri, v.RDFS.comment, code_comment),
+        ]
+    base = minter.base
+    for line, cells in enumerate(rows, start=2):
+        gss, area_t, lgsl_t, func_t, sys_t, man_t, sup_t = cells[:7]
+        start_t, end_t, cost_t, host_t, std_t, sat_t, skill_t = cells[7:]
+        name, auth = by_gss[gss]
+        area_key, area = build.service_area(area_t)
+        sys_key, system = build.system(sys_t)
+        maker = build.vendor(man_t)
+        supplier = build.vendor(sup_t) if sup_t else maker
+        out.append(Triple(system, v.MANUFACTURER, maker))
+        out += (Triple(area, v.CLASSIFIED_AS, minter.lgsl_service(int(i))) for i in _ids(lgsl_t))
+        tail = f"{gss}/{area_key}/{sys_key}"
+        dep, con = NamedNode(f"{base}deployment/{tail}"), NamedNode(f"{base}contract/{tail}")
+        label = f"{sys_t} — {name} — {area_t}"
+        out += [
+            Triple(dep, v.RDF.type, v.DEPLOYMENT),
+            Triple(dep, v.AUTHORITY, auth),
+            Triple(dep, v.SYSTEM_PROP, system),
+            Triple(dep, v.SERVICE_PROP, area),
+            Triple(dep, v.CONTRACT_PROP, con),
+            Triple(dep, v.RDFS.label, Literal(label)),
+            Triple(con, v.RDF.type, v.CONTRACT),
+            Triple(con, v.BUYER, auth),
+            Triple(con, v.SUPPLIER, supplier),
+            Triple(con, v.RDFS.label, Literal(f"Contract: {label}")),
+        ]
+        for predicate, cell, terms in (
+            (v.FUNCTION, func_t, v.FUNCTIONS),
+            (v.HOSTING, host_t, v.HOSTINGS),
+            (v.IN_HOUSE_SKILL, skill_t, v.SKILLS),
+        ):
+            if cell:
+                out.append(Triple(dep, predicate, coded(cell, terms)))
+        if std_t:
+            out += (Triple(dep, v.DCT.conformsTo, s) for s in standards.cell(std_t, line))
+        for subject, predicate, cell, datatype in (
+            (dep, v.SATISFACTION, sat_t, v.XSD.integer),
+            (con, v.START_DATE, start_t, v.XSD.date),
+            (con, v.END_DATE, end_t, v.XSD.date),
+            (con, v.ANNUAL_VALUE, cost_t, v.XSD.decimal),
+        ):
+            if cell:
+                out.append(Triple(subject, predicate, Literal(cell, datatype=datatype)))
+    return list(dict.fromkeys(out))
+
+
+def _ids(cell: str) -> list[str]:
+    return [part for part in cell.split(";") if part]
+
+
 _STATUS_CUM = (0.25, 0.70, 1.0)  # idea, active, done
 
 
@@ -324,11 +562,19 @@ def _project_dates(rng: Random, status: str) -> tuple[str, str]:
 
 def generate_projects(n: int, seed: int) -> str:
     """A projects CSV (header + exactly `n` rows) naming catalogue products and London boroughs."""
+    return _projects([name for _, name in _market().authorities], n, seed)
+
+
+def generate_uk_projects(n: int, seed: int) -> str:
+    """A projects CSV like `generate_projects`, led by and partnering any UK authorities."""
+    return _projects([a.cell for a in uk_authorities()], n, seed)
+
+
+def _projects(names: Sequence[str], n: int, seed: int) -> str:
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
     rng = Random(seed)
     market = _market()
-    names = [name for _, name in market.authorities]
     seen: set[str] = set()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
