@@ -1,13 +1,15 @@
 """Runs the benchmarks, prints their tables and writes them to `bench/results/latest.md`.
 
-    .venv/bin/python bench/run.py [--quick] [--only load|http|lane|writes] [--profile]
+    .venv/bin/python bench/run.py [--quick] [--only load|http|lane|writes|queries] [--profile]
 
 `make bench` runs this after installing what it needs (the `bench` extra, wrk).
 Families: `load` (load + validate throughput, issue 3: `load_bench.py`) and `http`
 (HTTP rps and latency against rdflib-endpoint and Oxigraph server, issue 4:
 `http_bench.py`) and `lane` (the inline lane's cost bound against the time its queries
 take: `lane_bench.py`) and `writes` (what one small write costs on stores of 60k to 1M
-quads, beside Oxigraph server: `write_bench.py`). `--quick` takes the small sizes and
+quads, beside Oxigraph server: `write_bench.py`) and `queries` (every saved query on
+London-, UK- and four-country-shaped stores, and their load, beside Oxigraph server:
+`queries_bench.py`). `--quick` takes the small sizes and
 3-second load tests; a full run takes about 15 minutes on 2 cores, more with `writes`.
 `--profile` adds a py-spy profile of our service.
 docs/benchmarks.md holds the figures of a full run and how to read them.
@@ -27,6 +29,7 @@ if str(BENCH) not in sys.path:
 import http_bench  # noqa: E402
 import lane_bench  # noqa: E402
 import load_bench  # noqa: E402
+import queries_bench  # noqa: E402
 import write_bench  # noqa: E402
 from common import Section, log, machine_markdown  # noqa: E402
 
@@ -37,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, short load tests")
     parser.add_argument(
-        "--only", choices=("load", "http", "lane", "writes"), help="one family only"
+        "--only", choices=("load", "http", "lane", "writes", "queries"), help="one family only"
     )
     parser.add_argument("--profile", action="store_true", help="py-spy our service (http)")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS / "latest.md")
@@ -67,9 +70,14 @@ def main() -> int:
         found = write_bench.run(quick=args.quick)
         _show(found)
         sections += found
+    if args.only in (None, "queries"):
+        log("family E: saved queries")
+        found = queries_bench.run(quick=args.quick)
+        _show(found)
+        sections += found
     elapsed = time.perf_counter() - started
     kind = "quick" if args.quick else "full"
-    families = args.only or "load + http + lane + writes"
+    families = args.only or "load + http + lane + writes + queries"
     text = "\n".join(
         [
             f"# Benchmark results ({kind} run: {families})",
