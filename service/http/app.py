@@ -35,6 +35,7 @@ from citytools.service.http.routes import ops as ops_routes
 from citytools.service.http.routes import sparql as sparql_routes
 from citytools.service.http.routes import store as store_routes
 from citytools.service.http.routes import update as update_routes
+from citytools.service.http.routes import void as void_routes
 from citytools.service.http.routes.queries import queries_router
 from citytools.service.runtime import bootstrap
 from citytools.service.runtime.cluster import Cluster, Primary, Replica
@@ -57,6 +58,7 @@ def routers(catalogue: Catalogue) -> list[APIRouter]:
         update_routes.router,
         store_routes.router,
         ops_routes.router,
+        void_routes.router,
         queries_router(catalogue),
     ]
 
