@@ -38,8 +38,8 @@ unit: install
 
 test: lint typecheck unit
 
-# Benchmarks (docs/benchmarks.md): the bench extra and wrk, then both families on 127.0.0.1,
-# about 15 minutes on 2 cores. `make bench BENCH_ARGS=--quick` for a short run.
+# Benchmarks (docs/benchmarks.md): the bench extra and wrk, then every family on 127.0.0.1
+# (`BENCH_ARGS="--only writes"` for one), long on 2 cores; `BENCH_ARGS=--quick` for a short run.
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
