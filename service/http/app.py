@@ -52,9 +52,8 @@ EXPOSED_HEADERS = ["ETag", "Last-Modified", "Location", "X-CityTools-Truncated",
 
 
 def routers(catalogue: Catalogue) -> list[APIRouter]:
-    """Every route group of the service, in matching order."""
+    """Every route group of the service after `/sparql`, in matching order."""
     return [
-        sparql_routes.router,
         update_routes.router,
         store_routes.router,
         ops_routes.router,
@@ -120,6 +119,12 @@ def create_app(
                 backend_store.close()
 
     app = FastAPI(
+        # `/sparql` first, in the app's own router: matched before anything else, without
+        # the indirection of an included router (about 7 µs of a 40 µs cached answer).
+        routes=sparql_routes.router.routes,
+        # Requests are measured once, by `Observer` (Prometheus); FastAPI's OpenTelemetry
+        # would be a second place, and looks for providers on every request (about 8 µs).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         title="City Tools Graph",
         version=__version__,
         description=DESCRIPTION,

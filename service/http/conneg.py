@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from citytools.errors import ParameterError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: cheap cache keys
 class Offer:
     """One format we can answer in."""
 
