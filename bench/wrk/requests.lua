@@ -1,7 +1,9 @@
--- wrk script for bench/http_bench.py: GET requests read from a file, one path per line.
+-- wrk script for bench/http_bench.py: requests read from a file, one path per line.
 --
 -- Environment (set by http_bench.py):
 --   BENCH_PATHS          file of request paths (already URL-encoded), cycled through
+--   BENCH_METHOD=POST    send each path's query string as a form body to its path
+--                        (application/x-www-form-urlencoded) instead of a GET
 --   BENCH_NONCE=1        append "\n#<run>-<thread>-<n>" (URL-encoded) to each path: every
 --                        request is a SPARQL text never sent before, so no cache can serve it
 --   BENCH_RUN            a token unique to this wrk run (for the nonce)
@@ -18,6 +20,8 @@ local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local accept = os.getenv("BENCH_ACCEPT") or "application/sparql-results+json"
 local if_none_match = os.getenv("BENCH_IF_NONE_MATCH")
 local out_file = os.getenv("BENCH_OUT")
+local post = os.getenv("BENCH_METHOD") == "POST"
+local form = {}  -- a POST's headers: wrk.format takes its headers instead of wrk.headers
 
 local next_id = 0
 function setup(thread)
@@ -36,6 +40,8 @@ function init(args)
   if if_none_match and #if_none_match > 0 then
     wrk.headers["If-None-Match"] = if_none_match
   end
+  for name, value in pairs(wrk.headers) do form[name] = value end
+  form["Content-Type"] = "application/x-www-form-urlencoded"
   counter = 0
 end
 
@@ -46,6 +52,10 @@ function request()
   local path = paths[index]
   if nonce then
     path = path .. "%0A%23" .. run .. "-" .. me .. "-" .. counter
+  end
+  if post then
+    local endpoint, body = path:match("^([^?]*)%?(.*)$")
+    return wrk.format("POST", endpoint, form, body)
   end
   return wrk.format("GET", path)
 end
