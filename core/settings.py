@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citytools.vocab import DEFAULT_BASE_IRI
@@ -17,21 +16,7 @@ class Settings(BaseSettings):
 
     store: Path = Field(Path("citytools-data"), description="Directory of the embedded store")
     endpoint: str | None = Field(
-        None, description="Remote SPARQL 1.1 query endpoint instead of the embedded store"
-    )
-    update_endpoint: str | None = Field(
-        None, description="The remote store's SPARQL Update endpoint (default: its convention)"
-    )
-    store_endpoint: str | None = Field(
-        None, description="The remote store's Graph Store endpoint (default: its convention)"
-    )
-    endpoint_user: str | None = Field(
-        None, description="User for the remote store (HTTP Basic or Digest, as it asks)"
-    )
-    endpoint_password: SecretStr | None = Field(None, description="Password for the remote store")
-    endpoint_kind: Literal["auto", "oxigraph", "virtuoso"] = Field(
-        "auto",
-        description="Which store the endpoint is; auto: told by its `Server` header",
+        None, description="Remote SPARQL 1.1 endpoint instead of the embedded store"
     )
     base_iri: str = Field(DEFAULT_BASE_IRI, description="Base under which data IRIs are minted")
     write_token: str | None = Field(
@@ -82,10 +67,6 @@ class Settings(BaseSettings):
 
     @property
     def http_processes(self) -> int:
-        """Over a remote store one per instance: instances scale out by sharing the store
-        and its version, not a version board of their own."""
-        if self.endpoint is not None:
-            return self.http_workers or 1
         return self.http_workers or min(os.cpu_count() or 1, 8)
 
     @property

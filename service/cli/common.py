@@ -1,7 +1,6 @@
 """What every `citytools` command shares: the consoles, the store and endpoint options, the
 settings, and one-line errors (exit 2) for what a user can get wrong before any work starts:
-a bad setting, a store that is not there, a store held by the server, a remote store that
-cannot be reached."""
+a bad setting, a store that is not there, a store held by the server, a remote endpoint."""
 
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from rich.console import Console
 from citytools.errors import CityToolsError, StoreBusy
 from citytools.service.runtime import bootstrap
 from citytools.service.store.embedded import EmbeddedStore
-from citytools.service.store.remote import RemoteStore
 from citytools.settings import Settings
 
 out = Console()
@@ -33,12 +31,17 @@ EndpointOption = Annotated[
     str | None,
     typer.Option(
         "--endpoint",
-        help="A remote SPARQL 1.1 store's query endpoint (Oxigraph server, Virtuoso) instead "
-        "of the embedded store [env CITYTOOLS_ENDPOINT]",
+        help="Remote SPARQL 1.1 endpoint instead of the embedded store [env CITYTOOLS_ENDPOINT]; "
+        "not available in this version yet",
     ),
 ]
 
 ENV_PREFIX = "CITYTOOLS_"
+NO_ENDPOINT = (
+    "the remote-endpoint backend (--endpoint / CITYTOOLS_ENDPOINT) is not available in this "
+    "version yet; leave out --endpoint and CITYTOOLS_ENDPOINT to use the embedded store "
+    "(--store DIR)"
+)
 # What to do instead, per refused command, while `serve` holds the store.
 WHILE_SERVED = {
     "load": "load through the running service (PUT /store?graph=IRI with the write token, "
@@ -67,14 +70,16 @@ def graph_option(text: str | None) -> NamedNode | None:
 
 
 def settings_with(store: Path | None = None, endpoint: str | None = None) -> Settings:
-    """The settings, with `--store` over CITYTOOLS_STORE and `--endpoint` over
-    CITYTOOLS_ENDPOINT; every setting error as one line."""
+    """The settings, with `--store` over CITYTOOLS_STORE; every setting error as one line.
+
+    A remote endpoint is refused here, by every command alike, until that backend exists:
+    reading the local store instead would answer about data the user did not ask for."""
     try:
         settings = Settings()
     except ValidationError as exc:
         raise fail("; ".join(_setting_problem(e) for e in exc.errors())) from None
-    if endpoint is not None:
-        settings = settings.model_copy(update={"endpoint": endpoint})
+    if endpoint or settings.endpoint:
+        raise fail(NO_ENDPOINT)
     return settings.model_copy(update={"store": store}) if store else settings
 
 
@@ -96,19 +101,8 @@ def has_store(path: Path) -> bool:
 @contextmanager
 def opened_store(
     settings: Settings, command: str, *, create: bool = False
-) -> Iterator[EmbeddedStore | RemoteStore]:
-    """The store for `command`: the remote one when an endpoint is set, else the embedded
-    one, which only a writing command (`create`) may make."""
-    if settings.endpoint is not None:
-        try:
-            remote = bootstrap.open_remote(settings)
-        except CityToolsError as exc:
-            raise fail(str(exc)) from None
-        try:
-            yield remote
-        finally:
-            remote.close()
-        return
+) -> Iterator[EmbeddedStore]:
+    """The embedded store for `command`; only a writing command (`create`) may make one."""
     location = bootstrap.StoreLocation.for_settings(settings)
     path = location.path
     if not create and not has_store(path):

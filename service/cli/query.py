@@ -7,7 +7,6 @@ allow-list and serialises the answer (SPARQL JSON or CSV; Turtle for graphs).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from dataclasses import replace
@@ -31,9 +30,7 @@ from citytools.service.cli.common import (
 )
 from citytools.service.engine.evaluate import evaluate
 from citytools.service.engine.execution import QueryAnswer, QueryRequest
-from citytools.service.runtime import bootstrap
 from citytools.service.store.embedded import EmbeddedStore
-from citytools.service.store.remote import RemoteStore
 from citytools.settings import Settings
 
 SPARQL_JSON = "application/sparql-results+json"
@@ -53,7 +50,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def run(
-    store: EmbeddedStore | RemoteStore,
+    store: EmbeddedStore,
     settings: Settings,
     *,
     name: str | None,
@@ -70,9 +67,6 @@ def run(
     request = replace(
         request, solutions_format=SOLUTION_TYPES[fmt], max_results=settings.max_results
     )
-    if isinstance(store, RemoteStore):  # as the service asks it: in a thread, with the timeout
-        executor = bootstrap.remote_executor(store, settings)
-        return asyncio.run(executor.run(request, timeout=settings.query_timeout))
     return evaluate(store.raw, request, settings.federation_endpoints)
 
 

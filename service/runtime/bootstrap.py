@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import cast
 
 from pyoxigraph import (
     BlankNode,
@@ -35,13 +34,11 @@ from citytools.loaders.iris import Minter
 from citytools.report import ValidationReport
 from citytools.resources import ONTOLOGY_IRI, ontology_file, shapes_file
 from citytools.service.engine.execution import QueryExecutor
-from citytools.service.engine.pool import InlineExecutor, ProcessExecutor
+from citytools.service.engine.pool import ProcessExecutor
 from citytools.service.runtime.cluster import Primary, Replica
-from citytools.service.sparql.lexer import spans
 from citytools.service.store.checkpoints import CheckpointStore
 from citytools.service.store.embedded import EmbeddedStore
 from citytools.service.store.interface import GraphChange, GraphStore
-from citytools.service.store.remote import RemoteStore
 from citytools.service.store.versions import VersionBoard
 from citytools.service.validation.validator import Validator
 from citytools.service.writes.commit import SourceFacts, Write, WritePath
@@ -149,25 +146,6 @@ def open_embedded(location: StoreLocation, settings: Settings) -> EmbeddedStore:
     return store
 
 
-def open_remote(settings: Settings) -> RemoteStore:
-    """The remote store behind CITYTOOLS_ENDPOINT, seeded with reference data like any."""
-    store = RemoteStore.connect(settings, spans)
-    try:
-        ensure_reference(store, Minter(settings.base_iri))
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-def remote_executor(store: RemoteStore, settings: Settings) -> InlineExecutor:
-    """Queries of a remote store run in threads of this process: the store does the work,
-    and httpx's timeout (with the store's own, where it has one) ends each at the deadline.
-    `InlineExecutor` is typed on pyoxigraph's `Store` but calls only its `query`, which
-    `RemoteStore.query` takes with the same keywords and answers with the same types."""
-    return InlineExecutor(cast("Store", store), settings)
-
-
 SNAPSHOTS_DIR = "query-snapshots"  # inside the store directory: hard links need one filesystem
 
 
@@ -178,20 +156,13 @@ def open_backend(
 
     The embedded store is queried by killable worker processes that open checkpoints of
     it read-only. A replica of a cluster opens no store for writing: it reads the newest
-    checkpoint the primary published (`cluster.py`). A remote store (CITYTOOLS_ENDPOINT)
-    is read by threads (`remote_executor`), one HTTP process per instance: instances
-    scale out over the store and its version, which a cluster's version board would not
-    follow.
+    checkpoint the primary published (`cluster.py`).
     """
     if settings.endpoint is not None:
-        if role is not None:
-            raise CityToolsError(
-                "over a remote store (--endpoint) each instance runs one HTTP process: "
-                "set --workers 1 (CITYTOOLS_HTTP_WORKERS=1) and start more instances to "
-                "scale out"
-            )
-        remote = open_remote(settings)
-        return remote, remote_executor(remote, settings)
+        raise CityToolsError(
+            "the remote-endpoint backend (CITYTOOLS_ENDPOINT / --endpoint) is not available "
+            "in this version; use the embedded store"
+        )
     board = VersionBoard(role.cluster.board_path) if role is not None else None
     if isinstance(role, Replica) and board is not None:
         snapshots = role.cluster.snapshots
