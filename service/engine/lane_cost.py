@@ -1,63 +1,58 @@
-"""The worst-case cost of a query of known shape, from statistics of the store.
+"""Store statistics, and the bound on the work of a query of an admitted shape.
 
-`StoreStats` are computed once per store version (after each write, in the background):
-quads in all; per predicate, its quads (`count`), the most quads one subject has with it
-(`max_out`) and the most one object has (`max_in`); over all predicates, the most quads
-of one subject and of one object. Quads are counted in every graph, so a triple held by
-two graphs counts twice: the figures stay upper bounds for any dataset a query reads.
+`StoreStats` are figures of one checkpoint: quads in all; per predicate its quads
+(`count`), the most quads one subject has with it (`max_out`) and the most one object has
+(`max_in`); over all predicates the most quads of one subject and of one object. Quads are
+counted in every graph, so a triple held by two graphs counts twice: the figures bound any
+dataset a query reads. After a write they are brought up to date by the write's delta.
 
-From these, for a query shape (`query_shape.py`):
+The bound (`bound_of`) does not model pyoxigraph's planner: it holds whichever join order
+and join algorithm it picks. For a pattern `i`, let `match(i, B)` be the most quads it can
+match once the variables `B` have values: with its subject fixed (a constant, or in `B`)
+and a known predicate, `max_out` of the predicate; with its object fixed, `max_in`; and so
+on (`StoreStats.degree`). Then, for any set X of the query's patterns:
 
-* the *degree* of a pattern once some of its variables have values: the most quads it
-  can then match (its *card* when only its constants are fixed);
-* rows: patterns linked by shared variables form sets; a join of a linked subset S has
-  at most rows(S - p) * degree(p, the variables of S - p) rows, for any p whose removal
-  leaves S linked; the least such bound is taken, subset by subset; sets that share no
-  variable multiply (a cartesian product); an OPTIONAL group keeps every row it extends;
-* work, as pyoxigraph 0.5 evaluates a join (sparopt + spareval with SEP-0006): its
-  optimizer starts each linked set from a pattern its heuristic estimates smallest
-  (`_PLANNER_SIZES`: by which positions are fixed), then joins each next pattern by a
-  lookup per row so far. Which next pattern it picks is not assumed: the k-th step costs
-  at most as many lookups as the widest linked subset of k patterns holding the start;
-  ties between starts take the worst; every pattern may also be read whole once.
+* rows(X) — the solutions of the join of X alone — are at most rows(X - i) *
+  match(i, variables of X - i) for every i in X: each solution of X is one of X - i
+  extended by a quad i matches given those values. The least of these bounds holds, and
+  for a single pattern it is match(i, {}). The shape (`lane_shape.py`) makes them small:
+  a pattern is anchored on a constant, or linked through a variable to one that is.
+* Any plan is a tree of joins whose every part is the join of some X, evaluated either
+  once or once per row of what it is joined with, given that row's values (a hash join,
+  a nested-loop join). So a plan of k patterns builds at most (2k - 1) * max rows(X)
+  rows, and looks pattern i up at most max(1, rows(X)) times for the X it is joined with,
+  each lookup walking past at most walk(i, variables of X) index entries.
+* On disk (RocksDB), a lookup seeks the quads it matches: walk = match. In memory,
+  pyoxigraph keeps a list of quads per term and position and walks the shortest list of
+  the positions fixed: walk = the least of `subject_max`, the predicate's `count` and
+  `object_max` over the fixed positions.
 
-The cost in microseconds weighs the query itself, quads scanned, lookups, rows built and
-rows written by constants measured with pyoxigraph 0.5 (`bench/lane_bench.py` checks on
-thousands of generated queries that the time taken stays under the estimate).
+The answer has at most rows(all) solutions (fewer with LIMIT), a CONSTRUCT as many times its
+template's triples. The lane admits a query whose bound is under every cap below; these
+caps are counts, not times: `lane.py` times each evaluation and stops admitting a shape that
+ever takes longer than its budget, so a figure here that is wrong for some pyoxigraph
+release costs at most one slow query per shape. `tests/test_query_cost.py` holds the
+bound against counted work on generated queries, for every join order.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pyoxigraph import Literal, NamedNode, QuerySolutions, Store
+from pyoxigraph import Literal, NamedNode, Quad, QuerySolutions, Store
 
-from citytools.service.engine.lane_shape import Shape, Template, Variable
+from citytools.service.engine.lane_shape import Pattern, Shape, Template
+from citytools.service.store.snapshots import Delta
 
-# Microseconds per query, per quad scanned, per index lookup, per row built by a join,
-# per row written as SPARQL JSON: measured on the benchmark VM (`bench/lane_bench.py`) at
-# about 250, 0.2, 10, 0.5 and 13; the constants leave a margin.
-QUERY_US = 500.0  # every query: parsing, planning, the dataset, the writer
-SCAN_US = 0.5
-PROBE_US = 15.0
-JOIN_US = 1.0
-ROW_US = 20.0
-_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-# (subject, predicate, object fixed?) -> size, as sparopt estimates a triple pattern.
-_PLANNER_SIZES = {
-    (True, True, True): 1,
-    (True, True, False): 10,
-    (True, False, True): 2,
-    (False, True, True): 1_000,
-    (True, False, False): 100,
-    (False, False, False): 1_000_000_000,
-    (False, True, False): 1_000_000,
-    (False, False, True): 10_000,
-}
+MAX_ROWS = 2_000  # solutions (or triples) the answer may have
+MAX_BUILT = 20_000  # rows the joins may build
+MAX_LOOKUPS = 2_000  # index lookups
+MAX_WALKED = 200_000  # index entries walked past
 
 _QUADS = "{ { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"  # every graph, the default too
 _PER_PREDICATE = f"SELECT ?p (COUNT(*) AS ?n) WHERE {_QUADS} GROUP BY ?p"
@@ -95,9 +90,38 @@ class StoreStats:
             object_max=_single(store, _most("o", False)),
         )
 
+    def after(self, delta: Delta, store: Store) -> StoreStats:
+        """The statistics of `store`, which is this one's store changed by `delta`.
+
+        Counts are exact. A removal can only lower a most-per-term figure, an addition
+        raise it for the terms it adds to: those are recounted in `store`, the rest are
+        kept. So after removals a figure may stay above the truth, never below it, which
+        only makes the lane admit less (a rebuild, two versions behind, counts afresh)."""
+        count = dict(self.count)
+        for quad in delta.removed:
+            count[quad.predicate.value] -= 1
+        for quad in delta.added:
+            count[quad.predicate.value] = count.get(quad.predicate.value, 0) + 1
+        count = {p: n for p, n in count.items() if n > 0}
+        max_out = {p: n for p, n in self.max_out.items() if p in count}
+        max_in = {p: n for p, n in self.max_in.items() if p in count}
+        subject_max, object_max = self.subject_max, self.object_max
+        for s, p in {(q.subject, q.predicate) for q in delta.added}:
+            held = _matches(store.quads_for_pattern(s, p, None, None))
+            max_out[p.value] = max(max_out.get(p.value, 0), held)
+        for o, p in {(q.object, q.predicate) for q in delta.added}:
+            held = _matches(store.quads_for_pattern(None, p, o, None))
+            max_in[p.value] = max(max_in.get(p.value, 0), held)
+        for s in {q.subject for q in delta.added}:
+            subject_max = max(subject_max, _matches(store.quads_for_pattern(s, None, None, None)))
+        for o in {q.object for q in delta.added}:
+            object_max = max(object_max, _matches(store.quads_for_pattern(None, None, o, None)))
+        return StoreStats(sum(count.values()), count, max_out, max_in, subject_max, object_max)
+
     def save(self, path: Path) -> None:
-        """Written whole under another name, then renamed: readers never see half a file."""
-        partial = path.with_suffix(".partial")
+        """Written whole under a name of this process, then renamed: readers never see half
+        a file, and two processes saving at once do not mix their bytes."""
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         partial.write_text(json.dumps(asdict(self)), encoding="utf-8")
         partial.replace(path)
 
@@ -108,7 +132,7 @@ class StoreStats:
 
     def degree(self, predicate: str | None, state: str, subject: bool, object_: bool) -> int:
         """Quads matching one pattern when the marked positions are fixed. `state` says
-        what the predicate is: "iri" (known), "fixed" (fixed but unknown here: any
+        what the predicate is: "iri" (known), "fixed" (a variable with a value: any
         predicate's figures) or "free"."""
         if state == "iri" and predicate is not None:
             if subject and object_:
@@ -131,240 +155,106 @@ class StoreStats:
 
 
 @dataclass(frozen=True)
-class Cost:
-    scanned: int  # quads read by scans
-    probes: int  # index lookups
-    built: int  # rows made by joins
-    rows: int  # rows (or triples) written
+class Bound:
+    """The most a query can do, whatever plan pyoxigraph picks for it."""
 
-    @property
-    def microseconds(self) -> float:
+    rows: int  # solutions (1 for ASK) or triples written
+    built: int  # rows built by its joins
+    lookups: int  # index lookups
+    walked: int  # index entries walked past
+
+    def fits(self, max_results: int) -> bool:
         return (
-            QUERY_US
-            + SCAN_US * self.scanned
-            + PROBE_US * self.probes
-            + JOIN_US * self.built
-            + ROW_US * self.rows
+            self.rows <= min(max_results, MAX_ROWS)
+            and self.built <= MAX_BUILT
+            and self.lookups <= MAX_LOOKUPS
+            and self.walked <= MAX_WALKED
         )
 
 
-def cost_of(shape: Shape, stats: StoreStats, *, in_memory: bool = False) -> Cost:
-    """The bound over the on-disk store, or over pyoxigraph's in-memory store, which walks
-    past more quads at a lookup (`_memory_walks`)."""
-    return _cost(shape.template, shape.predicate_iris, stats, in_memory)
+def bound_of(shape: Shape, stats: StoreStats, *, in_memory: bool) -> Bound:
+    """The bound over the checkpoint on disk, or over its copy in pyoxigraph's memory."""
+    return _bound(shape.template, shape.predicates, stats, in_memory)
 
 
 @lru_cache(maxsize=4096)
-def _cost(
-    template: Template, iris: tuple[str | None, ...], stats: StoreStats, in_memory: bool
-) -> Cost:
-    patterns = [
-        _Bound(p.subject, p.predicate, iri, p.object)
-        for p, iri in zip(template.patterns, iris, strict=True)
-    ]
-    groups = [p.optional for p in template.patterns]
-    # Any pattern may be read whole: the start of a join, or one side of a hash join.
-    scanned = sum(max(1, p.card(stats)) for p in patterns)
-    mandatory = [p for p, group in zip(patterns, groups, strict=True) if group == 0]
-    plan = _evaluate(mandatory, stats, frozenset())
-    probes, built, rows = plan.probes, plan.built, plan.rows
-    # Each OPTIONAL group is a left join of what comes before it, which may be any part of
-    # the mandatory patterns (at most `base` rows) extended by the groups before it:
-    # every row is kept, extended at most `fanout` ways.
-    base = max(plan.widest, 1)
-    factor = 1
-    for group in sorted(set(groups) - {0}):
-        first = groups.index(group)
-        members = [p for p, g in zip(patterns, groups, strict=True) if g == group]
-        before = frozenset().union(*(p.variables() for p in patterns[:first]))
-        # The mandatory patterns before the group may be joined on their own first.
-        ahead = _evaluate(
-            [p for p, g in zip(patterns[:first], groups, strict=False) if g == 0],
-            stats,
-            frozenset(),
+def _bound(
+    template: Template, predicates: tuple[str | None, ...], stats: StoreStats, in_memory: bool
+) -> Bound:
+    patterns = list(zip(template.patterns, predicates, strict=True))
+    k = len(patterns)
+    names = [p.variables() for p, _ in patterns]
+
+    def bound_by(subset: int) -> frozenset[str]:
+        return frozenset().union(*(names[i] for i in range(k) if subset >> i & 1))
+
+    # rows[X] for each set X of patterns (a bit mask); X - i < X, so it comes first.
+    rows = {0: 1}
+    for subset in range(1, 1 << k):
+        members = [i for i in range(k) if subset >> i & 1]
+        rows[subset] = min(
+            rows[subset & ~(1 << i)] * _match(*patterns[i], bound_by(subset & ~(1 << i)), stats)
+            for i in members
         )
-        probes += ahead.probes
-        built += ahead.built
-        base = max(base, ahead.rows, ahead.widest)
-        fanout = max(1, _evaluate(members, stats, before).rows)
-        incoming = base * factor
-        if len(members) == 1:  # looked up once per incoming row
-            probes += incoming
-        else:  # evaluated on its own, then matched row by row (a hash join)
-            alone = _evaluate(members, stats, frozenset())
-            probes += alone.probes
-            built += alone.built
-        factor *= fanout
-        built += base * factor
-    if factor > 1:  # mandatory patterns after an OPTIONAL are looked up per row of it
-        later = [i for i, g in enumerate(groups) if g == 0 and i > groups.index(1)]
-        probes += len(later) * base * factor
-    rows *= factor
-    written = 1 if template.form == "ASK" else rows * max(1, template.construct_triples)
-    if in_memory:
-        reads, per_probe = _memory_walks(patterns, stats)
-        scanned += reads + probes * per_probe
-    return Cost(scanned, probes, built, written)
+    del rows[0]
+    lookups = walked = 0
+    for i, (pattern, predicate) in enumerate(patterns):
+        # Joined with X (the empty X: evaluated once, alone), looked up once per row of X.
+        joined = [(1, frozenset[str]())]
+        joined += [(max(1, rows[x]), bound_by(x)) for x in rows if not x >> i & 1]
+        lookups += max(times for times, _ in joined)
+        walked += max(t * _walk(pattern, predicate, b, stats, in_memory) for t, b in joined)
+    most = max(rows.values())
+    solutions = rows[(1 << k) - 1]
+    built = (2 * k - 1) * most + (solutions * solutions.bit_length() if template.ordered else 0)
+    if template.limit is not None:
+        solutions = min(solutions, template.limit)
+    written = 1 if template.form == "ASK" else solutions * max(1, template.construct)
+    return Bound(written, built, lookups, walked)
 
 
-def _memory_walks(patterns: list[_Bound], stats: StoreStats) -> tuple[int, int]:
-    """What pyoxigraph's in-memory store may walk past, beyond what matches: reading each
-    pattern once, and at each lookup (the worst pattern's).
-
-    It keeps a list of quads per term and position, and matches a pattern by walking the
-    shortest list among its fixed positions, checking the others (measured on 0.5: a
-    lookup of `?s p o` takes time in min(quads with p, quads with o), however few match;
-    RocksDB seeks the matches at once). At a lookup, one of the pattern's variables shared
-    with the other patterns is fixed too, the worst of them assumed."""
-    shared: Counter[Variable] = Counter(v for p in patterns for v in p.variables())
-    reads = per_probe = 0
-    for pattern in patterns:
-        fixed = pattern.constant_lists(stats)
-        reads += min(fixed, default=stats.quads)
-        linked = [n for v, n in pattern.variable_lists(stats) if shared[v] > 1]
-        per_probe = max(per_probe, min([*fixed, max(linked, default=stats.quads)]))
-    return reads, per_probe
+def _match(
+    pattern: Pattern, predicate: str | None, fixed: frozenset[str], stats: StoreStats
+) -> int:
+    """The most quads `pattern` matches once its constants and the `fixed` variables have
+    values."""
+    if pattern.predicate is None:
+        state = "iri"
+    else:
+        state = "fixed" if pattern.predicate in fixed else "free"
+    return stats.degree(
+        predicate,
+        state,
+        pattern.subject is None or pattern.subject in fixed,
+        pattern.object is None or pattern.object in fixed,
+    )
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What evaluating a join can cost: its rows, the index lookups it makes, the rows it
-    builds on the way, and the most rows of any part of it."""
-
-    rows: int
-    probes: int
-    built: int
-    widest: int
-
-
-def _evaluate(patterns: list[_Bound], stats: StoreStats, fixed: frozenset[Variable]) -> _Plan:
-    """The join of `patterns` once the `fixed` variables have values, evaluated as
-    pyoxigraph does: each set linked by shared variables from a start pattern, then a
-    lookup per row so far of each next one; sets that share no variable multiply."""
-    rows, probes, built, widest = 1, 0, 0, 0
-    components = _connected(patterns, fixed)
-    for component in components:
-        part = _evaluate_linked(component, stats, fixed)
-        rows *= part.rows
-        probes += part.probes
-        built += part.built
-        widest = max(widest, part.widest)
-    if len(components) > 1:  # a cartesian product of the sets
-        built += (len(components) - 1) * rows
-        widest = max(widest, rows)
-    return _Plan(rows, probes, built, widest)
+def _walk(
+    pattern: Pattern,
+    predicate: str | None,
+    fixed: frozenset[str],
+    stats: StoreStats,
+    in_memory: bool,
+) -> int:
+    """The most index entries one lookup of `pattern` walks past once its constants and
+    the `fixed` variables have values."""
+    if not in_memory:
+        return _match(pattern, predicate, fixed, stats)
+    lists = []
+    if pattern.subject is None or pattern.subject in fixed:
+        lists.append(stats.subject_max)
+    if pattern.predicate is None:
+        lists.append(stats.count.get(predicate or "", 0))
+    elif pattern.predicate in fixed:
+        lists.append(max(stats.count.values(), default=0))
+    if pattern.object is None or pattern.object in fixed:
+        lists.append(stats.object_max)
+    return min(lists, default=stats.quads)
 
 
-def _evaluate_linked(
-    patterns: list[_Bound], stats: StoreStats, fixed: frozenset[Variable]
-) -> _Plan:
-    """A set of patterns linked by shared variables.
-
-    Rows, by subsets, smallest first: rows(S) <= rows(S - p) * degree(p, variables of
-    S - p) for each p that shares a variable with a linked S - p; the least bound holds.
-    The plan: pyoxigraph's optimizer starts from a pattern its heuristic estimates
-    smallest (`planner_estimate`) and joins each next pattern by a lookup per row so far;
-    which next one it picks is not assumed: for each size k, the largest linked subset of
-    k patterns holding the start bounds the k-th step. Ties between starts take the worst."""
-    count = len(patterns)
-    names = [p.variables() - fixed for p in patterns]
-    rows = {1 << i: max(1, p.degree(stats, fixed)) for i, p in enumerate(patterns)}
-    for subset in sorted(range(1, 1 << count), key=int.bit_count):
-        if subset.bit_count() < 2:
-            continue
-        best = None
-        for i in range(count):
-            rest = subset & ~(1 << i)
-            if not subset >> i & 1 or rest not in rows:
-                continue
-            bound_names = frozenset().union(*(names[j] for j in range(count) if rest >> j & 1))
-            if not bound_names & names[i]:
-                continue  # p shares no variable with the rest
-            bound = rows[rest] * max(1, patterns[i].degree(stats, fixed | bound_names))
-            best = bound if best is None else min(best, bound)
-        if best is not None:
-            rows[subset] = best
-    estimates = [p.planner_estimate(fixed) for p in patterns]
-    starts = [i for i, e in enumerate(estimates) if e == min(estimates)]
-    probes = built = 0
-    for start in starts:
-        steps = [
-            max(n for subset, n in rows.items() if subset >> start & 1 and subset.bit_count() == k)
-            for k in range(1, count + 1)
-        ]
-        probes = max(probes, sum(steps[:-1]))
-        built = max(built, sum(steps[1:]))
-    return _Plan(rows[(1 << count) - 1], probes, built, max(rows.values()))
-
-
-@dataclass(frozen=True)
-class _Bound:
-    subject: Variable | None
-    predicate: Variable | None
-    predicate_iri: str | None
-    object: Variable | None
-
-    def variables(self) -> frozenset[Variable]:
-        return frozenset(v for v in (self.subject, self.predicate, self.object) if v is not None)
-
-    def card(self, stats: StoreStats) -> int:
-        return self.degree(stats, frozenset())
-
-    def constant_lists(self, stats: StoreStats) -> list[int]:
-        """The longest list of quads the in-memory store keeps for each constant here."""
-        lists = []
-        if self.subject is None:
-            lists.append(stats.subject_max)
-        if self.predicate is None:
-            predicates = max(stats.count.values(), default=0)
-            known = self.predicate_iri
-            lists.append(stats.count.get(known, 0) if known is not None else predicates)
-        if self.object is None:
-            lists.append(stats.object_max)
-        return lists
-
-    def variable_lists(self, stats: StoreStats) -> list[tuple[Variable, int]]:
-        """Each variable here, with the longest list of quads its value can have there."""
-        positions = (
-            (self.subject, stats.subject_max),
-            (self.predicate, max(stats.count.values(), default=0)),
-            (self.object, stats.object_max),
-        )
-        return [(variable, n) for variable, n in positions if variable is not None]
-
-    def planner_estimate(self, fixed: frozenset[Variable]) -> int:
-        """pyoxigraph 0.5's estimate of this pattern's size (sparopt's
-        `estimate_triple_pattern_size`): it starts a join from the smallest."""
-        subject = self.subject is None or self.subject in fixed
-        predicate = self.predicate is None or self.predicate in fixed
-        object_ = self.object is None or self.object in fixed
-        size = _PLANNER_SIZES[(subject, predicate, object_)]
-        return size + 1 if self.predicate_iri == _RDF_TYPE else size
-
-    def degree(self, stats: StoreStats, fixed: frozenset[Variable]) -> int:
-        """The most quads this pattern matches once the `fixed` variables have values."""
-        if self.predicate is None:
-            state = "iri" if self.predicate_iri is not None else "fixed"
-        else:
-            state = "fixed" if self.predicate in fixed else "free"
-        return stats.degree(
-            self.predicate_iri,
-            state,
-            self.subject is None or self.subject in fixed,
-            self.object is None or self.object in fixed,
-        )
-
-
-def _connected(patterns: list[_Bound], fixed: frozenset[Variable]) -> list[list[_Bound]]:
-    """The patterns grouped into sets linked by shared variables (not `fixed` ones)."""
-    groups: list[tuple[frozenset[Variable], list[_Bound]]] = []
-    for pattern in patterns:
-        names = pattern.variables() - fixed
-        linked = [i for i, (seen, _) in enumerate(groups) if seen & names]
-        members = [p for i in linked for p in groups[i][1]] + [pattern]
-        merged = names.union(*(groups[i][0] for i in linked))
-        groups = [g for i, g in enumerate(groups) if i not in linked] + [(merged, members)]
-    return [members for _, members in groups]
+def _matches(quads: Iterable[Quad]) -> int:
+    return sum(1 for _ in quads)
 
 
 def _by_predicate(store: Store, sparql: str, column: str) -> dict[str, int]:

@@ -1,450 +1,392 @@
-"""The shape of a SPARQL query, read just far enough to bound its cost — or None.
+"""The shapes of query the inline lane admits (a closed set), read with the SPARQL lexer.
 
-The inline lane (`inline_lane.py`) answers a query inside the HTTP process only when
-its worst-case work is provably small, because a query evaluated there cannot be
-stopped. This module reads what that bound needs: the query's triple patterns, which of
-their positions are constants, which are variables, and the predicate IRIs. The values
-of subject and object constants do not matter, so a query is first reduced to a
-*skeleton* (IRIs → `<>`, strings → `""`, comments → a space) and the analysis is cached
-by skeleton: lookups that differ only in the resource they name share one analysis.
+The lane (`lane.py`) evaluates in the HTTP process, where nothing can stop a query, so it
+takes only queries whose work `lane_cost.py` can bound from the store's statistics, which
+it can do for one small family of shapes, and for no other:
 
-The grammar read is small on purpose: SELECT / ASK / CONSTRUCT over basic graph
-patterns with FILTER, OPTIONAL and nested groups, ORDER BY / LIMIT / OFFSET / DISTINCT,
-FROM. Everything else (UNION, GRAPH, VALUES, BIND, MINUS, EXISTS, subqueries, property
-paths, aggregates, SERVICE, blank-node brackets, collections, long strings, `\\u`
-escapes, anything not lexed exactly as SPARQL lexes it) gives None, and the query goes
-to a killable worker. A misread could only ever make us refuse a cheap query, never
-admit a costly one: every token must be accounted for, or the answer is None.
+* `SELECT [DISTINCT|REDUCED] (* | ?v …)`, `ASK` or `CONSTRUCT { up to 8 triples }`,
+  after `PREFIX` declarations only (no `BASE`, no `FROM`);
+* a `WHERE` group of one to three triple patterns (`;` and `,` lists allowed) and
+  `FILTER`s: a subject is a variable or an IRI, a predicate an IRI, `a` or a variable, an
+  object a variable, an IRI or a literal; at least one pattern is *anchored* (its subject
+  or object a constant) and the patterns are linked through shared variables (no
+  cartesian product);
+* a `FILTER` is an expression of the patterns' variables, constants, operators and cheap
+  built-ins (no `EXISTS`, `REGEX`, subquery or group); then `ORDER BY` variables,
+  `LIMIT`, `OFFSET`.
+
+Anything else (OPTIONAL, UNION, GRAPH, VALUES, BIND, paths, blank nodes, aggregates,
+SERVICE, a fourth pattern, …) gives None and the query goes to a killable worker.
+
+The text is read by the one SPARQL lexer of the service (`sparql/lexer.py`, which reads
+terminals exactly as pyoxigraph does), but that lexer costs tens of microseconds a query,
+more than the lookup it would admit. So the analysis is cached by *skeleton*: the text
+with every IRI as `<>`, string as `""` and comment as a space, which a single regex split
+makes. Texts with one skeleton differ only inside those spans; the lexer reads a span as
+one token of its kind whatever it holds (no backslash is admitted, so no escape can
+change a string's or IRI's end), and what comes before it is the same text, so every text
+with that skeleton lexes to the same tokens as the first one, constants aside. That first
+text is lexed in full and the skeleton is used only if its spans are exactly the lexer's
+IRI and string tokens and its comments lie outside every token; otherwise the skeleton
+is refused, for every text that has it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from citytools import vocab as v
+from citytools.service.sparql.lexer import Lexeme, lex
 
-Variable = str  # a variable's name ("x" for ?x or $x; "_:b" for a blank-node label)
-
-MAX_PATTERNS = 8
-MAX_LENGTH = 4096  # characters: longer texts are not analysed
-MAX_TEMPLATE = 16  # CONSTRUCT template triples
+MAX_PATTERNS = 3
+MAX_TEMPLATE = 8  # CONSTRUCT template triples
+MAX_LENGTH = 4096  # characters: longer texts are not read
+_CACHE = 4096  # skeletons remembered
 
 _RDF_TYPE = v.RDF.type.value
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-
-# Comments, IRIs and strings, as SPARQL reads them (comments end at CR or LF, as in
-# pyoxigraph); `re.split` on one group is the fastest scan. Long strings and \\u escapes
-# are caught too: they are refused, not guessed at.
+# Comments, IRIs and strings; long strings are caught to be refused.
 _MASK = re.compile(
-    r"""(\"\"\"|'''|\\[uU]|\#[^\r\n]*|<[^<>"{}|^`\\\x00-\x20]*>"""
-    r"""|"(?:[^"\\\n\r]|\\.)*"|'(?:[^'\\\n\r]|\\.)*')"""
+    r"""(\"\"\"|'''|\#[^\r\n]*|<[^<>"{}|^`\\\x00-\x20]*>|"[^"\\\n\r]*"|'[^'\\\n\r]*')"""
 )
-_TOKEN = re.compile(
-    r"""
-      (?P<space>[\ \t\r\n]+)
-    | (?P<iri><>)
-    | (?P<string>"")
-    | (?P<var>[?$]\w+)
-    | (?P<bnode>_:\w+)
-    | (?P<pname>(?:[A-Za-z](?:[\w\-]|\.(?=[\w\-]))*)?:(?:[\w:%\-](?:[\w:%\-]|\.(?=[\w:%\-]))*)?)
-    | (?P<number>\d+\.\d*[eE][+\-]?\d+|\.\d+(?:[eE][+\-]?\d+)?|\d+\.\d+(?:[eE][+\-]?\d+)?
-                 |\d+(?:[eE][+\-]?\d+)?)
-    | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
-    | (?P<word>[A-Za-z_]\w*)
-    | (?P<punct>\^\^|&&|\|\||<=|>=|!=|[{}().,;*=<>!+\-/])
-    | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-# Built-in functions a FILTER or ORDER BY may call: each costs little per row. REGEX and
-# REPLACE are left out (a pattern from a variable is compiled row by row).
+# Built-ins a FILTER may call: each costs little per row (REGEX and REPLACE compile a
+# pattern, EXISTS evaluates a group: they are left out).
 _FUNCTIONS = frozenset(
     (
         *("STR", "LANG", "LANGMATCHES", "DATATYPE", "BOUND", "IRI", "URI", "SAMETERM"),
         *("ISIRI", "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC", "STRDT", "STRLANG"),
         *("CONTAINS", "STRSTARTS", "STRENDS", "STRBEFORE", "STRAFTER", "LCASE", "UCASE"),
         *("STRLEN", "SUBSTR", "COALESCE", "IF", "ABS", "CEIL", "FLOOR", "ROUND"),
-        *("YEAR", "MONTH", "DAY", "IN", "NOT", "TRUE", "FALSE"),
+        *("YEAR", "MONTH", "DAY", "IN", "NOT"),
     )
 )
+_LITERALS = frozenset(("true", "false"))
+_EXPRESSION = frozenset(("var", "iri", "pname", "string", "number", "langtag", "punct"))
+
+Variable = str  # a variable's name, without `?` or `$`
 
 
 @dataclass(frozen=True)
-class IriRef:
-    """Where a constant predicate's IRI stands: the IRI at `slot` (the n-th IRI of the
-    query, or of the namespace of a prefix) followed by `local`; slot -1 is `a`."""
+class Pattern:
+    """A triple pattern: each position a variable's name, or None for a constant; a
+    constant predicate's IRI is the IRI at `slot` (the n-th IRI of the text, or the
+    namespace of a prefix) followed by `local`; slot -1 is `a`."""
 
-    slot: int
+    subject: Variable | None
+    predicate: Variable | None
+    object: Variable | None
+    slot: int = -1
     local: str = ""
 
-
-@dataclass(frozen=True)
-class PatternShape:
-    subject: Variable | None  # None = a constant
-    predicate: Variable | None
-    predicate_ref: IriRef | None  # where a constant predicate's IRI is
-    object: Variable | None
-    optional: int = 0  # 0: mandatory; n: in the n-th OPTIONAL group of WHERE
+    def variables(self) -> frozenset[Variable]:
+        return frozenset(n for n in (self.subject, self.predicate, self.object) if n is not None)
 
 
-@dataclass(frozen=True, eq=False)  # one per skeleton (cached): compared by identity
+@dataclass(frozen=True, eq=False)  # one per skeleton: compared by identity
 class Template:
-    """A skeleton's analysis, shared by every query with that skeleton."""
-
+    skeleton: str
     form: str  # SELECT, ASK or CONSTRUCT
-    patterns: tuple[PatternShape, ...]
-    reads_from: bool  # FROM <g> (not only FROM NAMED) names the default graph
-    construct_triples: int
-    has_base: bool
+    patterns: tuple[Pattern, ...]
+    construct: int  # CONSTRUCT template triples
+    limit: int | None
+    ordered: bool  # ORDER BY
 
 
 @dataclass(frozen=True)
 class Shape:
-    """A query's template and the IRI of each pattern's predicate (None for a variable,
-    or for a constant that cannot be resolved here: read as any predicate)."""
+    """A query's template and the IRI of each pattern's predicate (None: a variable)."""
 
     template: Template
-    predicate_iris: tuple[str | None, ...]
+    predicates: tuple[str | None, ...]
+
+
+_templates: dict[str, Template | None] = {}
 
 
 def shape_of(sparql: str) -> Shape | None:
-    """The query's shape, or None when it is outside the grammar read here."""
-    if len(sparql) > MAX_LENGTH:
+    """The query's shape, or None when it is not one the lane admits."""
+    if len(sparql) > MAX_LENGTH or "\\" in sparql:
         return None
-    skeleton, slots = _skeleton(sparql)
-    if skeleton is None:
-        return None
-    template = template_of(skeleton)
-    if template is None:
-        return None
-    iris = tuple(_resolve(p.predicate_ref, slots, template) for p in template.patterns)
-    return Shape(template, iris)
-
-
-def _skeleton(sparql: str) -> tuple[str | None, list[str]]:
-    """The text with IRIs as `<>`, strings as `""` and comments as a space; and the IRIs.
-    None when it holds a long string or a `\\u` escape."""
     parts = _MASK.split(sparql)
-    slots: list[str] = []
+    slots = []
     for index in range(1, len(parts), 2):
-        token = parts[index]
-        first = token[0]
-        if first == "<":
-            slots.append(token[1:-1])
+        span = parts[index]
+        if span[0] == "<":
+            slots.append(span[1:-1])
             parts[index] = "<>"
-        elif first == "#":
+        elif span[0] == "#":
             parts[index] = " "
-        elif token in ('"""', "'''") or first == "\\":
-            return None, slots
+        elif len(span) == 3 and span[0] == span[1] == span[2]:
+            return None  # a long string
         else:
             parts[index] = '""'
-    return "".join(parts), slots
-
-
-def _resolve(ref: IriRef | None, slots: list[str], template: Template) -> str | None:
-    if ref is None:
+    skeleton = "".join(parts)
+    if skeleton in _templates:
+        template = _templates[skeleton]
+    else:
+        if len(_templates) >= _CACHE:
+            _templates.clear()
+        template = _templates[skeleton] = _template(sparql, skeleton)
+    if template is None:
         return None
-    if ref.slot < 0:
-        return _RDF_TYPE
-    iri = slots[ref.slot] + ref.local
-    # A relative IRI resolves against a base we do not track: unknown, read as any predicate.
-    if template.has_base or not _ABSOLUTE.match(iri):
+    predicates: list[str | None] = []
+    for pattern in template.patterns:
+        if pattern.predicate is not None:
+            predicates.append(None)
+            continue
+        iri = _RDF_TYPE if pattern.slot < 0 else slots[pattern.slot] + pattern.local
+        if not _ABSOLUTE.match(iri):
+            return None  # relative: it would resolve against a base we do not know
+        predicates.append(iri)
+    return Shape(template, tuple(predicates))
+
+
+def _template(sparql: str, skeleton: str) -> Template | None:
+    tokens = list(lex(sparql))
+    if not _aligned(sparql, tokens):
         return None
-    return iri
-
-
-@lru_cache(maxsize=4096)
-def template_of(skeleton: str) -> Template | None:
-    tokens: list[tuple[str, str]] = []
-    for match in _TOKEN.finditer(skeleton):
-        kind = match.lastgroup or "other"
-        if kind == "other":
-            return None
-        if kind != "space":
-            tokens.append((kind, match.group()))
     try:
-        return _Parser(tokens).query()
-    except (_Refused, RecursionError):
+        return _Reader(tokens, skeleton).query()
+    except _Refused:
         return None
+
+
+def _aligned(sparql: str, tokens: list[Lexeme]) -> bool:
+    """Whether the mask's spans are exactly the lexer's IRI and string tokens, and its
+    comments lie outside every token (then every text of this skeleton lexes alike)."""
+    spans: set[tuple[int, int]] = set()
+    comments: list[tuple[int, int]] = []
+    for match in _MASK.finditer(sparql):
+        if match.group()[0] == "#":
+            comments.append(match.span())
+        else:
+            spans.add(match.span())
+    found = {(t.start, t.end) for t in tokens if t.kind in ("iri", "string")}
+    if found != spans or any(t.kind == "error" for t in tokens):
+        return False
+    return not any(t.start < end and start < t.end for t in tokens for start, end in comments)
 
 
 class _Refused(Exception):
-    """The query is outside the grammar read here."""
+    """Not a shape the lane admits."""
 
 
-class _Parser:
-    """Recursive descent over the skeleton's tokens; any surprise raises `_Refused`."""
+class _Reader:
+    """Recursive descent over the lexer's tokens; anything unexpected raises `_Refused`."""
 
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[Lexeme], skeleton: str) -> None:
         self.tokens = tokens
+        self.skeleton = skeleton
         self.at = 0
-        self.slot = 0  # IRIs seen so far: the n-th `<>` is slot n
+        self.iris = 0  # IRI tokens read so far: the n-th is slot n
         self.prefixes: dict[str, int] = {}
-        self.patterns: list[PatternShape] = []
-        self.optional = 0  # the OPTIONAL group being read (its number from 1), or 0
-        self.optionals = 0
-        self.has_base = False
+        self.patterns: list[Pattern] = []
+        self.used: set[Variable] = set()  # variables of FILTER and ORDER BY
 
-    # ------------------------------------------------------------------ tokens
+    def peek(self) -> Lexeme | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
 
-    def peek(self) -> tuple[str, str]:
-        return self.tokens[self.at] if self.at < len(self.tokens) else ("end", "")
-
-    def keyword(self) -> str:
-        kind, text = self.peek()
-        return text.upper() if kind == "word" else ""
-
-    def take(self) -> tuple[str, str]:
+    def take(self) -> Lexeme:
         token = self.peek()
-        if token[0] == "end":
+        if token is None:
             raise _Refused
         self.at += 1
-        if token[0] == "iri":
-            self.slot += 1
+        if token.kind == "iri":
+            self.iris += 1
         return token
 
-    def expect(self, text: str) -> None:
-        kind, found = self.take()
-        if found.upper() != text or kind not in ("punct", "word"):
-            raise _Refused
+    def word(self) -> str:
+        """The next token's text in upper case, when it is a keyword or punctuation."""
+        token = self.peek()
+        return token.text.upper() if token and token.kind in ("keyword", "punct") else ""
 
-    def accept(self, text: str) -> bool:
-        kind, found = self.peek()
-        if kind in ("punct", "word") and found.upper() == text:
+    def accept(self, word: str) -> bool:
+        if self.word() == word:
             self.take()
             return True
         return False
 
-    # ------------------------------------------------------------------ query
+    def expect(self, word: str) -> None:
+        if not self.accept(word):
+            raise _Refused
 
     def query(self) -> Template:
-        self.prologue()
-        form = self.keyword()
-        construct_triples = 0
+        while self.accept("PREFIX"):
+            name, namespace = self.take(), self.peek()
+            if name.kind != "pname" or not name.text.endswith(":") or name.text in self.prefixes:
+                raise _Refused  # a redeclared prefix: which one wins is not ours to guess
+            if namespace is None or namespace.kind != "iri":
+                raise _Refused
+            self.prefixes[name.text] = self.iris
+            self.take()
+        form, construct = self.word(), 0
+        self.take()
         if form == "SELECT":
-            self.take()
-            self.projection()
-        elif form == "ASK":
-            self.take()
+            if not self.accept("DISTINCT"):
+                self.accept("REDUCED")
+            if not self.accept("*"):
+                if not self.variable():
+                    raise _Refused  # SELECT ( … AS ?x ): expressions are not read here
+                while self.variable():
+                    pass
         elif form == "CONSTRUCT":
-            self.take()
-            construct_triples = self.construct_template()
-        else:
+            self.expect("{")
+            while not self.accept("}"):
+                if not self.accept("."):
+                    self.triples()
+            construct, self.patterns = len(self.patterns), []
+            if construct > MAX_TEMPLATE:
+                raise _Refused
+        elif form != "ASK":
             raise _Refused
-        reads_from = self.dataset()
         if not self.accept("WHERE") and form == "CONSTRUCT":
             raise _Refused
         self.group()
-        self.modifiers()
-        if self.peek()[0] != "end" or len(self.patterns) > MAX_PATTERNS:
+        ordered, limit = self.modifiers()
+        if self.peek() is not None or not self.admissible():
             raise _Refused
-        return Template(form, tuple(self.patterns), reads_from, construct_triples, self.has_base)
+        return Template(self.skeleton, form, tuple(self.patterns), construct, limit, ordered)
 
-    def prologue(self) -> None:
-        while True:
-            word = self.keyword()
-            if word == "BASE":
-                self.take()
-                self.iri()
-                self.has_base = True
-            elif word == "PREFIX":
-                self.take()
-                kind, name = self.take()
-                if kind != "pname" or not name.endswith(":") or name.count(":") != 1:
-                    raise _Refused
-                if name in self.prefixes or self.peek()[0] != "iri":
-                    raise _Refused  # a redeclared prefix: which one wins is not ours to guess
-                self.prefixes[name] = self.slot
-                self.take()
-            else:
-                return
+    def admissible(self) -> bool:
+        """One to three patterns, one anchored, linked by shared variables; FILTER and
+        ORDER BY read only their variables."""
+        if not 0 < len(self.patterns) <= MAX_PATTERNS:
+            return False
+        if all(p.subject is not None and p.object is not None for p in self.patterns):
+            return False
+        rest = [p for p in self.patterns if p.variables()]  # a constant pattern joins alike
+        linked = set(rest.pop().variables()) if rest else set()
+        while rest:
+            joined = [p for p in rest if p.variables() & linked]
+            if not joined:
+                return False
+            for pattern in joined:
+                rest.remove(pattern)
+                linked |= pattern.variables()
+        return self.used <= linked
 
-    def iri(self) -> None:
-        if self.take()[0] not in ("iri", "pname"):
-            raise _Refused
+    def variable(self) -> Variable | None:
+        token = self.peek()
+        if token is None or token.kind != "var":
+            return None
+        self.take()
+        return token.text[1:]
 
-    def projection(self) -> None:
-        if not self.accept("DISTINCT"):
-            self.accept("REDUCED")
-        if self.accept("*"):
-            return
-        if self.peek()[0] != "var":
-            raise _Refused  # expressions in SELECT ( … AS ?x ) are not read here
-        while self.peek()[0] == "var":
-            self.take()
-
-    def construct_template(self) -> int:
+    def group(self) -> None:
         self.expect("{")
-        saved = self.patterns
-        self.patterns = []
         while not self.accept("}"):
             if self.accept("."):
                 continue
-            self.triples()
-        count = len(self.patterns)
-        self.patterns = saved
-        if count > MAX_TEMPLATE:
-            raise _Refused
-        return count
-
-    def dataset(self) -> bool:
-        reads_from = False
-        while self.accept("FROM"):
-            reads_from |= not self.accept("NAMED")
-            self.iri()
-        return reads_from
-
-    def modifiers(self) -> None:
-        if self.accept("ORDER"):
-            self.expect("BY")
-            conditions = 0
-            while True:
-                if self.keyword() in ("ASC", "DESC"):
-                    self.take()
-                    self.bracketed()
-                elif self.peek()[0] == "var":
-                    self.take()
-                elif self.peek() == ("punct", "("):
-                    self.bracketed()
-                else:
-                    break
-                conditions += 1
-            if not conditions:
-                raise _Refused
-        seen: set[str] = set()
-        while (word := self.keyword()) in ("LIMIT", "OFFSET") and word not in seen:
-            seen.add(word)
-            self.take()
-            if self.take()[0] != "number":
-                raise _Refused
-
-    # ------------------------------------------------------------------ patterns
-
-    def group(self, *, top: bool = True) -> None:
-        """A group; OPTIONAL only at the top of WHERE, so that the optional parts are
-        left joins of the whole mandatory part, one after the other."""
-        self.expect("{")
-        while True:
-            if self.accept("}"):
-                return
-            word = self.keyword()
-            if word == "FILTER":
-                self.take()
+            if self.accept("FILTER"):
                 self.constraint()
-            elif word == "OPTIONAL":
-                if not top:
-                    raise _Refused
-                self.take()
-                self.optionals += 1
-                self.optional = self.optionals
-                self.group(top=False)
-                self.optional = 0
-            elif self.accept("."):
                 continue
-            elif self.peek() == ("punct", "{"):
-                self.group(top=False)
-                if self.keyword() == "UNION":
-                    raise _Refused
-            else:
-                self.triples()
-                if self.peek() not in (("punct", "."), ("punct", "}"), ("punct", "{")) and (
-                    self.keyword() not in ("FILTER", "OPTIONAL")
-                ):
-                    raise _Refused
+            self.triples()
+            if self.word() not in (".", "}", "FILTER"):
+                raise _Refused
 
     def triples(self) -> None:
         subject = self.node(subject=True)
         while True:
-            predicate, predicate_ref = self.verb()
+            predicate, slot, local = self.verb()
             while True:
-                self.patterns.append(
-                    PatternShape(
-                        subject, predicate, predicate_ref, self.node(subject=False), self.optional
-                    )
-                )
+                obj = self.node(subject=False)
+                self.patterns.append(Pattern(subject, predicate, obj, slot, local))
                 if not self.accept(","):
                     break
             if not self.accept(";"):
                 return
             while self.accept(";"):
                 pass
-            if self.peek() in (("punct", "."), ("punct", "}")):
+            if self.word() in (".", "}"):
                 return
 
-    def verb(self) -> tuple[Variable | None, IriRef | None]:
-        kind, text = self.peek()
-        if kind == "var":
-            self.take()
-            return text[1:], None
-        if kind == "word" and text == "a":
-            self.take()
-            return None, IriRef(-1)
-        if kind == "iri":
-            ref = IriRef(self.slot)
-            self.take()
-            return None, ref
-        if kind == "pname":
-            self.take()
-            prefix, _, local = text.partition(":")
+    def verb(self) -> tuple[Variable | None, int, str]:
+        token = self.take()
+        if token.kind == "var":
+            return token.text[1:], -1, ""
+        if token.kind == "keyword" and token.text == "a":
+            return None, -1, ""
+        if token.kind == "iri":
+            return None, self.iris - 1, ""
+        if token.kind == "pname":
+            prefix, _, local = token.text.partition(":")
             slot = self.prefixes.get(prefix + ":")
-            if slot is None:
-                raise _Refused
-            return None, IriRef(slot, local)
-        raise _Refused  # property paths, blank-node brackets, anything else
+            if slot is not None:
+                return None, slot, local
+        raise _Refused  # a path, a blank-node bracket, an undeclared prefix
 
     def node(self, *, subject: bool) -> Variable | None:
-        """A subject or object: the variable's name, or None for a constant."""
-        kind, text = self.take()
-        if kind == "var":
-            return text[1:]
-        if kind == "bnode":
-            return text
-        if kind in ("iri", "pname"):
+        """A variable's name, or None for a constant."""
+        token = self.take()
+        if token.kind == "var":
+            return token.text[1:]
+        if token.kind in ("iri", "pname"):
             return None
         if subject:
             raise _Refused
-        if kind == "string":
-            if self.peek()[0] == "langtag":
+        if token.kind == "string":
+            following = self.peek()
+            if following is not None and following.kind == "langtag":
                 self.take()
-            elif self.accept("^^"):
-                self.iri()
+            elif self.accept("^"):  # the lexer reads `^^` as two tokens
+                self.expect("^")
+                if self.take().kind not in ("iri", "pname"):
+                    raise _Refused
             return None
-        if kind == "number" or (kind == "word" and text.lower() in ("true", "false")):
+        if token.kind == "number" or (token.kind == "keyword" and token.text in _LITERALS):
             return None
         raise _Refused
 
     def constraint(self) -> None:
-        kind, text = self.peek()
-        if kind == "punct" and text == "(":
-            self.bracketed()
-        elif (kind == "word" and text.upper() in _FUNCTIONS) or kind == "pname":
+        """`FILTER (…)` or `FILTER fn(…)`, of cheap parts only."""
+        if self.word() in _FUNCTIONS:
             self.take()
-            self.bracketed()
-        else:
-            raise _Refused
-
-    def bracketed(self) -> None:
-        """A parenthesised expression of cheap parts: no groups, EXISTS or aggregates.
-
-        No IRI either: inside an expression `<` may be the less-than operator, which
-        pyoxigraph reads as one where the skeleton saw an IRI; from the first such `<` the
-        two readings part, so an expression holding one is refused."""
         self.expect("(")
         depth = 1
         while depth:
-            kind, text = self.take()
-            if kind == "punct":
-                if text in "{}":
+            token = self.take()
+            if token.kind == "keyword":
+                word = token.text.upper()
+                if token.text not in _LITERALS and word not in _FUNCTIONS:
                     raise _Refused
-                depth += {"(": 1, ")": -1}.get(text, 0)
-            elif kind == "word":
-                word = text.upper()
-                if word not in _FUNCTIONS:
-                    raise _Refused
-                if word == "NOT" and self.keyword() != "IN":
+                if word == "NOT" and self.word() != "IN":
                     raise _Refused  # NOT EXISTS
-            elif kind not in ("var", "bnode", "pname", "string", "number", "langtag"):
+            elif token.kind == "var":
+                self.used.add(token.text[1:])
+            elif token.kind not in _EXPRESSION:
                 raise _Refused
+            elif token.kind == "punct":
+                if token.text in "{}[]":
+                    raise _Refused
+                depth += {"(": 1, ")": -1}.get(token.text, 0)
+
+    def modifiers(self) -> tuple[bool, int | None]:
+        ordered = False
+        if self.accept("ORDER"):
+            self.expect("BY")
+            while True:
+                if self.word() in ("ASC", "DESC"):
+                    self.take()
+                    self.expect("(")
+                    name = self.variable()
+                    self.expect(")")
+                else:
+                    name = self.variable()
+                if name is None:
+                    break
+                self.used.add(name)
+                ordered = True
+            if not ordered:
+                raise _Refused
+        limit: int | None = None
+        seen: set[str] = set()
+        while (word := self.word()) in ("LIMIT", "OFFSET") and word not in seen:
+            seen.add(word)
+            self.take()
+            number = self.take()
+            if number.kind != "number" or not number.text.isdigit():
+                raise _Refused
+            if word == "LIMIT":
+                limit = int(number.text)
+        return ordered, limit

@@ -7,10 +7,12 @@ forked), each holding a checkpoint of the store read-only (`snapshots.py`). A qu
 to an idle worker over a socket; at its deadline that worker is SIGKILLed (its CPU freed
 at once), a replacement is started and `QueryTimeout` raised. With `inline=True`, a
 query whose worst case is provably small is answered first by the inline lane
-(`inline_lane.py`), in this process, without the round trip. Writes go through
+(`lane.py`), in this process, without the round trip. Writes go through
 `writing()`, a reader/writer gate: it waits for queries in flight, holds new ones, takes
-a new checkpoint once the write is done, and then bumps a version that makes every
-worker re-open (the new checkpoint) before its next query.
+a new checkpoint once the write is done (with the write's delta beside it when the
+store is an `EmbeddedStore`'s, which keeps it: the inline lanes apply it to their copies),
+and then bumps a version that makes every worker re-open (the new checkpoint) before
+its next query.
 
 `InlineExecutor` evaluates in a thread over an in-process store, for the remote and
 in-memory cases and for unit tests; its timeout can only abandon the thread.
@@ -38,7 +40,8 @@ from citytools.service.engine.execution import QueryAnswer, QueryRequest
 from citytools.service.engine.gate import Gate
 from citytools.service.engine.lane import InlineLane
 from citytools.service.store.checkpoints import READ_ONLY
-from citytools.service.store.snapshots import Snapshots
+from citytools.service.store.embedded import EmbeddedStore
+from citytools.service.store.snapshots import Delta, Snapshots
 from citytools.service.store.versions import VersionBoard
 from citytools.settings import Settings
 
@@ -100,6 +103,7 @@ class ProcessExecutor:
         if store is None and board is None:
             raise ValueError("a replica's executor follows a version board")
         self._snapshots = Snapshots(store, snapshots_dir) if store is not None else None
+        self._writer = EmbeddedStore.owning(store) if store is not None else None
         self._directory = snapshots_dir
         self._board = board
         self._lane = InlineLane(snapshots_dir, settings.inline_memory_quads) if inline else None
@@ -154,13 +158,29 @@ class ProcessExecutor:
             raise CityToolsError(READ_ONLY)
         try:
             async with self._gate.writing():
+                begun = self._writer.writes if self._writer is not None else 0
                 try:
                     yield
                 finally:  # still holding queries off: they will open this checkpoint
-                    await asyncio.to_thread(snapshots.take, self._gate.version + 1)
+                    delta = self._delta_since(begun)
+                    await asyncio.to_thread(snapshots.take, self._gate.version + 1, delta)
         finally:
             self._publish()  # the replicas read the new checkpoint from now on
             self._dispatch()  # the queries held off meanwhile
+
+    def _delta_since(self, begun: int) -> Delta | None:
+        """What the store's writes since the `begun`-th did: nothing when none was made
+        (every write of an `EmbeddedStore` is an `apply`), the last one's delta when it was
+        the only one and it committed; else unknown (None: the lanes rebuild)."""
+        writer = self._writer
+        if writer is None:
+            return None
+        if writer.writes == begun:
+            return Delta([], [])
+        last = writer.last_delta
+        if writer.writes == begun + 1 and last is not None and last[0] == writer.writes:
+            return last[1]
+        return None
 
     def health(self) -> dict[str, object]:
         alive = [w for w in self._workers if w.process.exitcode is None]

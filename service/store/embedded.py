@@ -9,7 +9,9 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import IO
 
@@ -32,9 +34,12 @@ from citytools.service.store.interface import (
     QueryResult,
     Term,
 )
+from citytools.service.store.snapshots import Delta
 
 STAGING = "urn:x-citytools:staging/"  # private graphs a write fills before it commits
+MAX_DELTA_QUADS = 50_000  # a write changing more quads keeps no delta (copies are remade)
 _PATTERN = "?s ?p ?o"
+_OWNERS: weakref.WeakValueDictionary[int, EmbeddedStore] = weakref.WeakValueDictionary()
 
 
 def nquads(graph: GraphName, triples: Iterable[Triple]) -> bytes:
@@ -105,6 +110,19 @@ class EmbeddedStore(StoreReads):
             self._store = Store(str(path))
             self._drop_staging()
         self._version = 0
+        # Writes begun, and the delta of the last one that committed (its number; None
+        # when it changed more than MAX_DELTA_QUADS quads): the query executor keeps it
+        # beside the next checkpoint (`snapshots.py`).
+        self.writes = 0
+        self.last_delta: tuple[int, Delta | None] | None = None
+        _OWNERS[id(self._store)] = self
+
+    @classmethod
+    def owning(cls, store: Store) -> EmbeddedStore | None:
+        """The EmbeddedStore that writes `store`, if any: the query executor is handed the
+        pyoxigraph store and finds each write's delta here."""
+        owner = _OWNERS.get(id(store))
+        return owner if owner is not None and getattr(owner, "_store", None) is store else None
 
     @property
     def raw(self) -> Store:
@@ -121,6 +139,8 @@ class EmbeddedStore(StoreReads):
         self._version += 1
 
     def apply(self, changes: Mapping[GraphName, GraphChange]) -> None:
+        self.writes += 1
+        delta = _delta(self._store, changes)
         additions_only = all(
             not c.removed and c.exists_after is not False for c in changes.values()
         )
@@ -147,6 +167,7 @@ class EmbeddedStore(StoreReads):
                 )
             self._store.update(_update_text(changes, staged))  # one request, one transaction
         self._written()
+        self.last_delta = (self.writes, delta)
 
     def _drop_staging(self) -> None:
         """Staging graphs left by a write killed before it committed: never published."""
@@ -170,6 +191,41 @@ class EmbeddedStore(StoreReads):
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _delta(store: Store, changes: Mapping[GraphName, GraphChange]) -> Delta | None:
+    """What `changes` will do to `store`, quad for quad, read before they are applied;
+    None when that is more than MAX_DELTA_QUADS quads."""
+    if sum(len(c.added) + len(c.removed) for c in changes.values()) > MAX_DELTA_QUADS:
+        return None
+    delta = Delta([], [])
+    for graph, change in changes.items():
+        if change.exists_after is False:  # dropped, or emptied (the default graph)
+            held = store.quads_for_pattern(None, None, None, graph)
+            delta.removed.extend(islice(held, MAX_DELTA_QUADS + 1 - len(delta)))
+            if isinstance(graph, NamedNode) and store.contains_named_graph(graph):
+                delta.dropped.append(graph)
+        else:
+            _changed(store, graph, change, delta)
+        if len(delta) > MAX_DELTA_QUADS:
+            return None
+    return delta
+
+
+def _changed(store: Store, graph: GraphName, change: GraphChange, delta: Delta) -> None:
+    """What `change` really does to `graph`: not a removal of what is not there, nor an
+    addition of what is; what it both removes and adds stays (`apply` writes removals
+    first)."""
+    removed = (Quad(t.subject, t.predicate, t.object, graph) for t in change.removed - change.added)
+    delta.removed.extend(q for q in removed if q in store)
+    added = (Quad(t.subject, t.predicate, t.object, graph) for t in change.added)
+    delta.added.extend(q for q in added if q not in store)
+    if (
+        change.exists_after
+        and isinstance(graph, NamedNode)
+        and not store.contains_named_graph(graph)
+    ):
+        delta.created.append(graph)
 
 
 Staged = dict[NamedNode, tuple[str, GraphName, set[Triple]]]  # stage -> (op, graph, triples)
