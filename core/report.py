@@ -24,6 +24,14 @@ class Finding:
     line: int | None = None
     source: str = ""
     constraint: str = ""  # e.g. "sh:MinCountConstraintComponent" or "loader"
+    # What an RDF report needs beyond the text above: the sh:sourceShape (an IRI, or "_:id"
+    # for a blank node), sh:value as an RDF term in N-Triples syntax (`value` is its text),
+    # the language tag of `message`, if it has one, and the IRI of a severity other than
+    # SHACL's three (`severity` is then Violation).
+    shape: str = ""
+    value_term: str = ""
+    language: str = ""
+    severity_iri: str = ""
 
     def describe(self) -> str:
         where = (
@@ -37,6 +45,8 @@ class Finding:
 @dataclass
 class ValidationReport:
     findings: list[Finding] = field(default_factory=list)
+    # The shapes with targets that pySHACL validated, outside the compiled subset (names).
+    pyshacl_shapes: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> list[Finding]:
@@ -52,6 +62,17 @@ class ValidationReport:
 
     def extend(self, other: ValidationReport) -> None:
         self.findings.extend(other.findings)
+        self.pyshacl_shapes.extend(s for s in other.pyshacl_shapes if s not in self.pyshacl_shapes)
+
+    def engine_line(self) -> str:
+        """Which shapes pySHACL validated instead of the compiled engine ("" when none)."""
+        if not self.pyshacl_shapes:
+            return ""
+        n = len(self.pyshacl_shapes)
+        return (
+            f"validated by pySHACL: {n} shape{'s' if n > 1 else ''} outside the compiled "
+            f"subset ({', '.join(self.pyshacl_shapes)})"
+        )
 
     def summary(self) -> str:
         if self.conforms:
@@ -61,21 +82,25 @@ class ValidationReport:
         return first + (f" (and {more} more violation(s))" if more else "")
 
     def as_json(self) -> dict[str, object]:
-        return {
+        document: dict[str, object] = {
             "conforms": self.conforms,
             "violations": len(self.violations),
             "warnings": len(self.warnings),
-            "results": [
-                {
-                    "severity": f.severity.value,
-                    "message": f.message,
-                    "line": f.line,
-                    "source": f.source,
-                    "focusNode": f.focus,
-                    "resultPath": f.path,
-                    "value": f.value,
-                    "constraint": f.constraint,
-                }
-                for f in sorted(self.findings, key=lambda f: (f.line or 0, f.message))
-            ],
         }
+        if self.pyshacl_shapes:  # only when some shapes were outside the compiled subset
+            document["validatedByPySHACL"] = self.pyshacl_shapes
+        document["results"] = [
+            {
+                "severity": f.severity_iri or f.severity.value,
+                "message": f.message,
+                "line": f.line,
+                "source": f.source,
+                "focusNode": f.focus,
+                "resultPath": f.path,
+                "value": f.value,
+                "constraint": f.constraint,
+                "sourceShape": f.shape,
+            }
+            for f in sorted(self.findings, key=lambda f: (f.line or 0, f.message))
+        ]
+        return document

@@ -7,18 +7,24 @@ a bad query or parameter, the store busy, a bad option).
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pyoxigraph import NamedNode, RdfFormat
+from pyoxigraph import parse as parse_rdf
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from citytools.errors import CityToolsError, ValidationFailed
+from citytools.errors import CityToolsError, InputError, ValidationFailed
+from citytools.loaders.base import Parsed
+from citytools.loaders.detect import detect_kind, parse_source
+from citytools.loaders.iris import Minter
+from citytools.loaders.rdf import FORMATS as RDF_FORMATS
 from citytools.report import Finding, ValidationReport
 from citytools.service.cli import query as cli_query
 from citytools.service.cli.common import (
@@ -37,6 +43,7 @@ from citytools.service.runtime import bootstrap
 from citytools.service.runtime.cluster import Cluster, Primary
 from citytools.service.store.embedded import EmbeddedStore
 from citytools.service.store.interface import shown
+from citytools.service.validation.validator import ShapesError, Validator
 from citytools.service.writes.ingest import Ingestor, Source
 from citytools.settings import Settings
 
@@ -172,13 +179,27 @@ def _load_one(
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Files to validate")],
-    fmt: Annotated[str | None, typer.Option("--format", help="Input kind")] = None,
+    shapes: Annotated[
+        Path | None,
+        typer.Option(
+            "--shapes",
+            help="Validate against these SHACL shapes (Turtle: any SHACL Core or SHACL-SPARQL) "
+            "instead of the product's, the files alone (no reference data, no store)",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="Input kind; with --shapes, the report: json or turtle"),
+    ] = None,
     endpoint: EndpointOption = None,
 ) -> None:
     """Print the SHACL report only; changes nothing. Exit 0 conforms, 1 violations."""
     settings = settings_with(endpoint=endpoint)
+    if shapes is not None:
+        _validate_with(files, shapes, fmt, settings)
+        return
     ingestor = bootstrap.build_ingestor(EmbeddedStore(None), settings)
-    violations = 0
+    whole = ValidationReport()
     for path in files:
         source = read_source(path, fmt)
         try:
@@ -187,9 +208,83 @@ def validate(
             raise fail(f"{path}: {exc}") from None
         print_report(report)
         out.print(f"{path}: {report.summary()}", highlight=False)
-        violations += len(report.violations)
-    if violations:
+        whole.extend(report)
+    if line := whole.engine_line():
+        out.print(line, highlight=False, soft_wrap=True)
+    if whole.violations:
         raise typer.Exit(1)
+
+
+REPORT_FORMATS = ("json", "turtle")
+
+
+def _validate_with(files: list[Path], shapes: Path, fmt: str | None, settings: Settings) -> None:
+    """`validate --shapes`: the report as text, JSON or a SHACL validation report in Turtle."""
+    if fmt is not None and fmt not in REPORT_FORMATS:
+        raise fail(f"with --shapes, --format names the report: {' or '.join(REPORT_FORMATS)}")
+    try:
+        validator, reports = validate_with_shapes(files, shapes, Minter(settings.base_iri))
+    except OSError as exc:
+        raise fail(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except CityToolsError as exc:
+        raise fail(str(exc)) from None
+    whole = ValidationReport(pyshacl_shapes=list(validator.pyshacl_shapes))
+    for path, report in reports:
+        whole.extend(report)
+        if fmt is None:
+            print_report(report)
+            out.print(f"{path}: {report.summary()}", highlight=False)
+    if fmt == "json":
+        out.print_json(json.dumps(whole.as_json()))
+    elif fmt == "turtle":
+        sys.stdout.buffer.write(validator.report_turtle(whole))
+        sys.stdout.buffer.flush()
+    elif line := whole.engine_line():
+        out.print(line, highlight=False, soft_wrap=True)
+    if whole.violations:
+        raise typer.Exit(1)
+
+
+def validate_with_shapes(
+    files: Sequence[Path], shapes: Path, minter: Minter
+) -> tuple[Validator, list[tuple[Path, ValidationReport]]]:
+    """SHACL as the recommendation defines it: each file its own data graph, validated
+    against `shapes` alone (every target, no reference data). Raises InputError or
+    ShapesError (naming the file), or OSError."""
+    try:
+        validator = Validator(shapes.read_bytes(), [], base_iri=shapes.resolve().as_uri())
+    except ShapesError as exc:
+        raise ShapesError(f"{shapes}: {exc}") from None
+    reports = []
+    for path in files:
+        parsed = _data_graph(Source(path.read_bytes(), name=str(path)), minter)
+        report = ValidationReport(list(parsed.report.findings))
+        try:
+            found = validator.validate(
+                parsed.triples, lines=parsed.lines, source=str(path), complete=True
+            )
+        except ShapesError as exc:  # pySHACL fails on the shapes for this data
+            raise ShapesError(f"{path}: {exc}") from None
+        report.extend(found)
+        reports.append((path, report))
+    return validator, reports
+
+
+def _data_graph(source: Source, minter: Minter) -> Parsed:
+    """A data file as SHACL test suites read it: RDF with the file's own IRI as its base and
+    its own blank node labels; the product's inputs (CSV, OCDS) through their loaders."""
+    kind = detect_kind(source.data, source=source.name)
+    if kind not in RDF_FORMATS:
+        return parse_source(source.data, source=source.name, kind=kind, minter=minter)
+    parsed = Parsed(kind)
+    try:
+        quads = parse_rdf(
+            source.data, RDF_FORMATS[kind], base_iri=Path(source.name).resolve().as_uri()
+        )
+        parsed.triples = list(dict.fromkeys(q.triple for q in quads))
+    except SyntaxError as exc:
+        raise InputError(f"{source.name}: {RDF_FORMATS[kind].name} syntax error: {exc}") from None
+    return parsed
 
 
 EXPORT_FORMATS = {"trig": RdfFormat.TRIG, "nq": RdfFormat.N_QUADS}

@@ -1,1 +1,2 @@
-"""SHACL validation: shapes compiled to SPARQL and the validator that runs them."""
+"""SHACL validation: shapes compiled to SPARQL, the validator that runs them, and pySHACL
+for the shapes outside the compiled subset."""
